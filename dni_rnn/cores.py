@@ -1,0 +1,155 @@
+"""Recurrent cores with one protocol, after dm-haiku's ``RNNCore``.
+
+Every core has::
+
+    initial_state(batch_size, device=None, dtype=None) -> state
+    forward(inputs, state, resets=None) -> (outputs, next_state)
+
+``inputs`` are ``[T, B, F]`` (``[B, T, F]`` if ``batch_first``), ``resets`` is ``[T, B]`` bool
+(``[B, T]`` if ``batch_first``): where ``resets[t, b]`` the state of entry ``b`` is replaced by the
+initial state *before* step ``t``, so no state and no gradient crosses it. ``outputs`` are the top
+layer's outputs ``[T, B, output_size]``.
+
+A window without resets runs through the fused ``nn.LSTM`` / ``nn.GRU`` kernel in one call (cuDNN on
+a GPU, oneDNN on a CPU). With resets the window is split at the steps where some entry resets, and
+each piece runs fused: one kernel call per distinct reset step, never a Python loop over cells.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dni_rnn.state import LSTMState, State, reset_state, state_tensors
+
+
+class RNNCore(nn.Module):
+    """Wraps any ``nn.RNNBase`` (``nn.LSTM``, ``nn.GRU``, ``nn.RNN`` or a user's subclass) as a core.
+
+    Args:
+        rnn: the module to run; its ``batch_first`` decides the layout of ``inputs`` and ``resets``.
+            The state keeps torch's layout ``[num_layers * num_directions, B, H]`` either way.
+    """
+
+    def __init__(self, rnn: nn.RNNBase):
+        super().__init__()
+        if not isinstance(rnn, nn.RNNBase):
+            raise ValueError(f"RNNCore: expected an nn.RNNBase (nn.LSTM, nn.GRU, ...), got {type(rnn).__name__}")
+        if rnn.bidirectional:
+            raise ValueError("RNNCore: a bidirectional RNN reads the future and cannot be trained in windows")
+        self.rnn = rnn
+        self.is_lstm = rnn.mode == "LSTM"
+
+    @property
+    def batch_first(self) -> bool:
+        return self.rnn.batch_first
+
+    @property
+    def output_size(self) -> int:
+        return self.rnn.proj_size or self.rnn.hidden_size
+
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
+        """Zeros: ``LSTMState`` of ``[L, B, H_out]`` and ``[L, B, H]`` for an LSTM, ``[L, B, H]`` otherwise."""
+        weight = next(self.rnn.parameters())
+        device = weight.device if device is None else device
+        dtype = weight.dtype if dtype is None else dtype
+        layers = self.rnn.num_layers
+        hidden = torch.zeros(layers, batch_size, self.output_size, device=device, dtype=dtype)
+        if self.is_lstm:
+            cell = torch.zeros(layers, batch_size, self.rnn.hidden_size, device=device, dtype=dtype)
+            return LSTMState(hidden, cell)
+        return hidden
+
+    def _run_fused(self, inputs: Tensor, state: State) -> tuple[Tensor, State]:
+        outputs, next_state = self.rnn(inputs, tuple(state) if self.is_lstm else state)
+        return outputs, LSTMState(*next_state) if self.is_lstm else next_state
+
+    def forward(self, inputs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]:
+        time_dim = 1 if self.batch_first else 0
+        if resets is None:
+            return self._run_fused(inputs, state)
+        resets = resets.transpose(0, 1) if self.batch_first else resets  # (T, B)
+        steps, batch = inputs.shape[time_dim], inputs.shape[1 - time_dim]
+        if tuple(resets.shape) != (steps, batch):
+            raise ValueError(f"{type(self).__name__}: resets of shape {tuple(resets.shape)} do not match inputs {tuple(inputs.shape)}")
+        # One host sync per window (not per step) to find where the window must be cut.
+        reset_steps = torch.nonzero(resets.any(dim=1)).flatten().tolist()
+        if not reset_steps:
+            return self._run_fused(inputs, state)
+        initial = self.initial_state(batch, inputs.device, state_tensors(state)[0].dtype)
+        cuts = sorted(set([0] + reset_steps + [steps]))
+        pieces = []
+        for start, stop in zip(cuts[:-1], cuts[1:]):
+            if start in reset_steps:
+                state = reset_state(state, initial, resets[start])
+            piece, state = self._run_fused(inputs.narrow(time_dim, start, stop - start), state)
+            pieces.append(piece)
+        return torch.cat(pieces, dim=time_dim), state
+
+
+class LSTMCore(RNNCore):
+    """A stacked ``nn.LSTM`` core. Extra keyword arguments go to ``nn.LSTM`` (``proj_size``, ``dropout``...)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False, **kwargs):
+        super().__init__(nn.LSTM(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs))
+
+
+class GRUCore(RNNCore):
+    """A stacked ``nn.GRU`` core. Extra keyword arguments go to ``nn.GRU``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False, **kwargs):
+        super().__init__(nn.GRU(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs))
+
+
+CELLS = {"lstm": LSTMCore, "gru": GRUCore}
+
+
+def make_core(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False) -> RNNCore:
+    """Build an ``lstm`` or ``gru`` core by name (the CLI's ``--cell``)."""
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
+    if min(input_size, hidden_size, num_layers) < 1:
+        raise ValueError(f"input size, hidden size and layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}")
+    return CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first)
+
+
+class FeedForwardCore(nn.Module):
+    """A plain module (an MLP, say) applied to every step, as a core with an empty state ``[0, B, 0]``.
+
+    It carries nothing across steps, so the synthetic gradient has nothing to predict; it exists so
+    that a memoryless baseline runs through the same engine.
+    """
+
+    def __init__(self, module: nn.Module, output_size: int, batch_first: bool = False):
+        super().__init__()
+        self.module = module
+        self.output_size = output_size
+        self.batch_first = batch_first
+
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> Tensor:
+        return torch.zeros(0, batch_size, 0, device=device, dtype=dtype)
+
+    def forward(self, inputs: Tensor, state: Tensor, resets: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return self.module(inputs), state
+
+
+class EncodedCore(nn.Module):
+    """``core(encoder(inputs))``: puts an input encoder (an ``nn.Embedding``, say) in front of a core."""
+
+    def __init__(self, encoder: nn.Module, core: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.core = core
+
+    @property
+    def batch_first(self) -> bool:
+        return self.core.batch_first
+
+    @property
+    def output_size(self) -> int:
+        return self.core.output_size
+
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
+        return self.core.initial_state(batch_size, device, dtype)
+
+    def forward(self, inputs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]:
+        return self.core(self.encoder(inputs), state, resets)

@@ -1,0 +1,60 @@
+"""Shared pieces of the tests: a tiny regression task and a hand-written reference unroll."""
+import torch
+from torch import nn
+
+from dni_rnn.engine import EngineConfig, Window, WindowEngine
+from dni_rnn.state import LSTMState
+
+
+class RegressionLoss(nn.Module):
+    """Linear readout, squared error on masked steps, summed and divided by T * B (fixed per window)."""
+
+    def __init__(self, hidden: int, out: int):
+        super().__init__()
+        self.readout = nn.Linear(hidden, out)
+
+    def forward(self, outputs, window):
+        error = (self.readout(outputs) - window.targets).pow(2).sum(-1)  # (T, B)
+        if window.loss_mask is not None:
+            error = error * window.loss_mask
+        return error.sum() / error.numel(), {}
+
+
+def make_stream(steps, batch, features, out, reset_prob=0.0, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(steps, batch, features, generator=gen)
+    targets = torch.randn(steps, batch, out, generator=gen)
+    resets = torch.rand(steps, batch, generator=gen) < reset_prob
+    resets[0] = False
+    return inputs, targets, resets
+
+
+def windows_of(inputs, targets, resets, horizon):
+    """Cut a stream into Windows of ``horizon`` steps with the boundary masks filled in."""
+    steps = inputs.shape[0]
+    out = []
+    for start in range(0, steps, horizon):
+        stop = start + horizon
+        next_resets = resets[stop] if stop < steps else torch.ones(inputs.shape[1], dtype=torch.bool)
+        out.append(Window(inputs[start:stop], targets[start:stop], None, resets[start:stop], next_resets))
+    return out
+
+
+def reference_unroll(rnn, inputs, state, resets):
+    """Step by step, one fused call per step, reset by hand: the slow definition of the fused path."""
+    is_lstm = isinstance(rnn, nn.LSTM)
+    outputs = []
+    for t in range(inputs.shape[0]):
+        keep = (~resets[t]).to(inputs.dtype).view(1, -1, 1)
+        state = tuple(s * keep for s in state) if is_lstm else state * keep
+        out, state = rnn(inputs[t : t + 1], state)
+        outputs.append(out)
+    return torch.cat(outputs), (LSTMState(*state) if is_lstm else state)
+
+
+def probe_engine(core, loss, **config):
+    """An engine whose main optimiser never moves the weights, so gradients can be read after each step."""
+    config.setdefault("grad_clip", None)
+    engine = WindowEngine(core, loss, EngineConfig(**config))
+    engine.optimizer = torch.optim.SGD(engine.model_parameters(), lr=0.0)
+    return engine
