@@ -1,0 +1,60 @@
+"""The ``dni-rnn`` command: ``dni-rnn train TASK [options]``.
+
+Tasks come from the ``dni_rnn.tasks`` entry-point group, so every installed task gets its own
+``train`` sub-command with the shared options plus its own. Bad input ends with one line on stderr
+and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from dni_rnn.config import add_dataclass_arguments, dataclass_from_args
+from dni_rnn.engine import EngineConfig
+from dni_rnn.task import available_tasks
+from dni_rnn.training import TrainConfig, train
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line (``dni-rnn: error: ...``) and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"dni-rnn: error: {message}\n")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = OneLineParser(prog="dni-rnn", description="Truncated BPTT with synthetic boundary gradients (DNI) for RNNs.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    train_parser = commands.add_parser("train", help="train a model on a task", description="Train on a task; see `dni-rnn train TASK --help`.")
+    task_parsers = train_parser.add_subparsers(dest="task", required=True, metavar="TASK", parser_class=OneLineParser)
+    task_classes = {}
+    for name, entry_point in sorted(available_tasks().items()):
+        task_class = entry_point.load()
+        task_classes[name] = task_class
+        sub = task_parsers.add_parser(name, help=(task_class.__doc__ or "").strip().split("\n")[0])
+        add_dataclass_arguments(sub, TrainConfig, skip=("task",))
+        add_dataclass_arguments(sub, EngineConfig)
+        add_dataclass_arguments(sub, task_class.Config)
+    return parser, task_classes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, task_classes = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            task_class = task_classes[args.task]
+            train_cfg = dataclass_from_args(TrainConfig, args)
+            engine_cfg = dataclass_from_args(EngineConfig, args)
+            options = dataclass_from_args(task_class.Config, args)
+            summary = train(train_cfg, engine_cfg, options)
+            print(json.dumps(summary))
+    except ValueError as error:
+        print(f"dni-rnn: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

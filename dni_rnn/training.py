@@ -1,0 +1,211 @@
+"""The training loop every task shares: stream windows, step the engine, log, evaluate, checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from dni_rnn.checkpoint import check_same_config, load_checkpoint, save_atomic
+from dni_rnn.config import option
+from dni_rnn.cores import CELLS
+from dni_rnn.engine import EngineConfig, WindowEngine
+from dni_rnn.logging import RunLogger
+from dni_rnn.task import load_task
+
+DEVICES = ("auto", "cpu", "cuda")
+# Settings that may change between an interrupted run and its resumption.
+RESUMABLE_SETTINGS = {"train.steps", "train.resume", "train.progress", "train.log_every", "train.checkpoint_every",
+                      "train.threads", "train.logdir", "train.device"}
+
+
+@dataclass
+class TrainConfig:
+    """A training run. Every field is a ``--flag`` of ``dni-rnn train TASK``."""
+
+    task: str = option("copy", "Task to train (an entry point of the dni_rnn.tasks group).")
+    horizon: int = option(4, "T, time steps per window (the backprop truncation).")
+    steps: int = option(400_000, "Length of the run in time steps of each stream (samples = steps x batch); counts the total across resumes.")
+    batch_size: int = option(64, "B, parallel streams.")
+    cell: str = option("lstm", "Recurrent cell: lstm or gru.")
+    hidden: int = option(128, "Hidden units per layer.")
+    layers: int = option(1, "Stacked recurrent layers.")
+    seed: int = option(0, "Seed of every random number generator of the run.")
+    device: str = option("auto", "auto (cuda when present), cpu or cuda.")
+    threads: int = option(0, "torch intra-op threads; 0 keeps torch's default.")
+    logdir: str = option("logs", "Directory of the runs; each writes logs/<run-name>/.")
+    run_name: str | None = option(None, "Name of the run; default {task}__{method}__T{T}__s{seed}__{time}.")
+    log_every: int = option(100, "Windows between two TensorBoard points.")
+    eval_every: int = option(0, "Windows between two evaluations (tasks that evaluate); 0: only at the end.")
+    checkpoint_every: int = option(0, "Windows between two checkpoints; 0: only at the end (and on SIGTERM / Ctrl-C).")
+    resume: str | None = option(None, "Checkpoint to continue from, or 'auto' for <logdir>/<run-name>/checkpoint.pt.")
+    progress: bool = option(True, "Show a progress bar on the terminal.")
+
+    def __post_init__(self):
+        for name in ("horizon", "steps", "batch_size", "hidden", "layers", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.steps < self.horizon:
+            raise ValueError(f"--steps ({self.steps}) must be at least one window (--horizon {self.horizon})")
+        for name in ("eval_every", "checkpoint_every", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda asked for, but no CUDA device is available; use --device auto or cpu")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def default_run_name(train: TrainConfig, engine: EngineConfig) -> str:
+    return f"{train.task}__{engine.method}__T{train.horizon}__s{train.seed}__{int(time.time())}"
+
+
+def flat_config(train: TrainConfig, engine: EngineConfig, options) -> dict:
+    """Every setting as ``section.name -> value``: the hyperparameter text and the resume check."""
+    sections = {"train": train, "engine": engine, "task": options}
+    return {f"{section}.{k}": v for section, obj in sections.items() for k, v in dataclasses.asdict(obj).items()}
+
+
+def _rng_state() -> dict:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _raise_interrupted(signum, frame):
+    raise _Interrupted()
+
+
+def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
+    """Run (or resume) one training run; returns its summary (also written to ``summary.json``)."""
+    task_class = load_task(train_cfg.task)
+    device = resolve_device(train_cfg.device)
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
+    torch.manual_seed(train_cfg.seed)
+    random.seed(train_cfg.seed)
+    np.random.seed(train_cfg.seed)
+    if train_cfg.run_name is None:
+        train_cfg = dataclasses.replace(train_cfg, run_name=default_run_name(train_cfg, engine_cfg))
+    run_dir = Path(train_cfg.logdir) / train_cfg.run_name
+    checkpoint_path = run_dir / "checkpoint.pt"
+    config = flat_config(train_cfg, engine_cfg, options)
+
+    task = task_class(options, train_cfg, device)
+    core = task.build_core()
+    engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg).to(device)
+    state = engine.initial_state(train_cfg.batch_size, device)
+    window, wall_before = 0, 0.0
+
+    if train_cfg.resume is not None:
+        resume_path = checkpoint_path if train_cfg.resume == "auto" else Path(train_cfg.resume)
+        payload = load_checkpoint(resume_path)
+        check_same_config(payload["config"], config, RESUMABLE_SETTINGS | {"train.run_name"}, resume_path)
+        engine.load_state_dict(payload["engine"])
+        engine.load_optimizer_state_dict(payload["optimizers"])
+        task.load_state_dict(payload["task"])
+        state = type(state)(*[t.to(device) for t in payload["state"]]) if isinstance(payload["state"], tuple) else payload["state"].to(device)
+        _set_rng_state(payload["rng"])
+        window, wall_before = payload["window"], payload["wall_seconds"]
+
+    samples_per_window = train_cfg.horizon * train_cfg.batch_size
+    total_windows = train_cfg.steps // train_cfg.horizon
+    logger = RunLogger(str(run_dir), config, purge_step=window * samples_per_window if window else None)
+    started = time.perf_counter()
+
+    def checkpoint():
+        save_atomic(
+            {
+                "config": config,
+                "engine": engine.state_dict(),
+                "optimizers": engine.optimizer_state_dict(),
+                "task": task.state_dict(),
+                "state": state,
+                "rng": _rng_state(),
+                "window": window,
+                "wall_seconds": wall_before + time.perf_counter() - started,
+            },
+            checkpoint_path,
+        )
+
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
+    bar = tqdm(total=total_windows, initial=window, disable=not train_cfg.progress, unit="win", dynamic_ncols=True,
+               desc=train_cfg.run_name[:40])
+    try:
+        while window < total_windows:
+            batch, state = task.next_window(engine, state)
+            state, metrics = engine.step(batch, state)
+            logger.accumulate(metrics)
+            window += 1
+            samples = window * samples_per_window
+            task_scalars = task.observe(metrics)
+            if task_scalars:
+                logger.scalars(task_scalars, samples)
+            if window % train_cfg.log_every == 0:
+                values = logger.flush_window_metrics(samples)
+                bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in {**values, **task_scalars}.items()
+                                 if k in ("losses/task", "charts/curriculum_length", "charts/curriculum_repeats")})
+            if train_cfg.eval_every and window % train_cfg.eval_every == 0:
+                logger.scalars(task.evaluate(engine), samples)
+            if train_cfg.checkpoint_every and window % train_cfg.checkpoint_every == 0:
+                checkpoint()
+            bar.update(1)
+    except (KeyboardInterrupt, _Interrupted):
+        bar.close()
+        checkpoint()
+        logger.close()
+        raise SystemExit(f"interrupted at window {window}; checkpoint saved to {checkpoint_path} (continue with --resume auto)")
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    bar.close()
+    samples = window * samples_per_window
+    logger.flush_window_metrics(samples)
+    final_eval = task.evaluate(engine)
+    logger.scalars(final_eval, samples)
+    checkpoint()
+    logger.close()
+    summary = {
+        "run_name": train_cfg.run_name,
+        "task": train_cfg.task,
+        "method": engine_cfg.method,
+        "horizon": train_cfg.horizon,
+        "seed": train_cfg.seed,
+        "samples": samples,
+        "windows": window,
+        "skipped_windows": engine.skipped_windows,
+        "wall_seconds": wall_before + time.perf_counter() - started,
+        **final_eval,
+        **task.summary(),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

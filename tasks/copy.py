@@ -1,0 +1,177 @@
+"""Copy and repeat copy (Graves et al. 2014) as streams of windows, with curricula (SPEC section 3).
+
+Copy, length N: N random ``bits``-wide binary vectors, one delimiter step, then N output steps in which
+the network must emit the vectors again (inputs are zero there). Repeat copy adds a repeat count R,
+given as ``R / 10`` on an extra input channel at the delimiter step; the output is the sequence R times
+followed by one end-marker step (an extra output channel).
+
+Sequences of a batch are aligned and streamed back to back; the state is reset at every sequence's
+first step and no synthetic gradient is injected at a boundary where a new sequence starts.
+
+Losses, in bits (binary cross-entropy / ln 2):
+- training loss of a window: the bits of all output channels on all output steps of the window,
+  summed and divided by ``T * B`` -- the same normalisation in every window, as SPEC section 1 asks.
+- curriculum: after every ``check_every`` sequences the bits accumulated on output steps since the
+  last check are divided by the number of output steps and by the output width: the mean loss
+  *per output bit*. When it is below ``threshold`` (0.15) the curriculum advances: copy raises N;
+  repeat copy raises R until R = N, then N. The per-bit mean does not depend on the vector width or on
+  N, so the threshold means the same at every level (0.15 bits per bit is a mean probability of
+  about 0.9 on the right bit).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dni_rnn.config import option
+from dni_rnn.engine import Window
+from dni_rnn.task import Task
+
+LN2 = 0.6931471805599453
+
+
+@dataclass
+class CopyOptions:
+    bits: int = option(8, "Width of the random binary vectors.")
+    threshold: float = option(0.15, "Curriculum threshold: mean loss per output bit, in bits.")
+    check_every: int = option(64, "Sequences (per batch entry) between two curriculum checks.")
+    start_length: int = option(1, "N at the start of the curriculum.")
+
+    def __post_init__(self):
+        if self.bits < 1 or self.check_every < 1 or self.start_length < 1:
+            raise ValueError("bits, check_every and start_length must be >= 1")
+        if not self.threshold > 0:
+            raise ValueError(f"threshold must be > 0, got {self.threshold}")
+
+
+class BitsLoss(nn.Module):
+    """Linear readout to logits and masked binary cross-entropy in bits, summed / (T * B)."""
+
+    def __init__(self, hidden: int, width: int):
+        super().__init__()
+        self.readout = nn.Linear(hidden, width)
+
+    def forward(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
+        logits = self.readout(outputs)  # (T, B, W)
+        bits = F.binary_cross_entropy_with_logits(logits, window.targets, reduction="none").sum(-1) / LN2
+        masked = bits * window.loss_mask  # (T, B)
+        return masked.sum() / masked.numel(), {
+            "bits_sum": masked.sum().detach(),
+            "output_steps": window.loss_mask.sum().detach(),
+        }
+
+
+class CopyTask(Task):
+    """Copy with a curriculum on N. Figure of merit: the largest N reached."""
+
+    Config = CopyOptions
+    repeat = False
+
+    def __init__(self, options: CopyOptions, train, device):
+        super().__init__(options, train, device)
+        self.input_size = options.bits + (2 if self.repeat else 1)
+        self.output_size = options.bits + (1 if self.repeat else 0)
+        self.length = options.start_length
+        self.repeats = 1
+        self._pending: list[Tensor] | None = None  # inputs, targets, loss_mask, resets, sequence_ends
+        self._bits = torch.zeros((), device=device)
+        self._output_steps = torch.zeros((), device=device)
+        self._sequences = 0
+        self.last_check_loss = float("nan")
+
+    # ----- the stream -------------------------------------------------------------------------------
+
+    def _sequence(self) -> list[Tensor]:
+        """One aligned batch of sequences at the current level: inputs, targets, mask, resets, ends."""
+        n, r, bits, batch = self.length, self.repeats if self.repeat else 1, self.options.bits, self.train.batch_size
+        output_steps = n * r + (1 if self.repeat else 0)
+        steps = n + 1 + output_steps
+        pattern = torch.randint(0, 2, (n, batch, bits), generator=self.generator, device=self.device).float()
+        inputs = torch.zeros(steps, batch, self.input_size, device=self.device)
+        inputs[:n, :, :bits] = pattern
+        inputs[n, :, bits] = 1.0  # delimiter
+        targets = torch.zeros(steps, batch, self.output_size, device=self.device)
+        targets[n + 1 : n + 1 + n * r, :, :bits] = pattern.repeat(r, 1, 1)
+        if self.repeat:
+            inputs[n, :, bits + 1] = r / 10.0  # the repeat count, normalised
+            targets[-1, :, bits] = 1.0  # end marker
+        loss_mask = torch.zeros(steps, batch, device=self.device)
+        loss_mask[n + 1 :] = 1.0
+        resets = torch.zeros(steps, batch, dtype=torch.bool, device=self.device)
+        resets[0] = True
+        ends = torch.zeros(steps, dtype=torch.bool)
+        ends[-1] = True
+        return [inputs, targets, loss_mask, resets, ends]
+
+    def next_window(self, engine, state):
+        horizon = self.train.horizon
+        # Keep one step beyond the window so that we know whether the next step starts a new sequence.
+        while self._pending is None or self._pending[0].shape[0] < horizon + 1:
+            fresh = self._sequence()
+            self._pending = fresh if self._pending is None else [torch.cat(p) for p in zip(self._pending, fresh)]
+        inputs, targets, loss_mask, resets, ends = (p[:horizon] for p in self._pending)
+        next_resets = self._pending[3][horizon]
+        self._sequences += int(ends.sum())
+        self._pending = [p[horizon:] for p in self._pending]
+        return Window(inputs, targets, loss_mask, resets, next_resets), state
+
+    # ----- the curriculum ---------------------------------------------------------------------------
+
+    def observe(self, metrics):
+        self._bits += metrics["bits_sum"]
+        self._output_steps += metrics["output_steps"]
+        if self._sequences < self.options.check_every:
+            return {}
+        # One host sync per check, not per window.
+        per_bit = float(self._bits / (self._output_steps.clamp_min(1) * self.output_size) )
+        self.last_check_loss = per_bit
+        if per_bit < self.options.threshold:
+            self._advance()
+        self._bits.zero_(), self._output_steps.zero_()
+        self._sequences = 0
+        return {
+            "charts/curriculum_loss": per_bit,
+            "charts/curriculum_length": float(self.length),
+            **({"charts/curriculum_repeats": float(self.repeats)} if self.repeat else {}),
+        }
+
+    def _advance(self):
+        if self.repeat and self.repeats < self.length:
+            self.repeats += 1
+        else:
+            self.length += 1
+
+    def summary(self):
+        out = {"max_length": float(self.length)}
+        if self.repeat:
+            out["max_repeats"] = float(self.repeats)
+        return out
+
+    def task_loss(self, core_output_size: int) -> nn.Module:
+        return BitsLoss(core_output_size, self.output_size)
+
+    def state_dict(self):
+        return {
+            **super().state_dict(),
+            "length": self.length,
+            "repeats": self.repeats,
+            "pending": self._pending,
+            "bits": self._bits,
+            "output_steps": self._output_steps,
+            "sequences": self._sequences,
+        }
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.length, self.repeats, self._pending = state["length"], state["repeats"], state["pending"]
+        self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
+        self._sequences = state["sequences"]
+
+
+class RepeatCopyTask(CopyTask):
+    """Repeat copy with a curriculum raising R until R = N, then N. Figures of merit: N and R reached."""
+
+    repeat = True
