@@ -40,6 +40,8 @@ class Task:
 
     Config: type = NoOptions
     input_size: int = 0
+    best_metric: str | None = None
+    """A key of ``evaluate()``'s result to minimise: the trainer keeps ``best.pt`` and stops early on it."""
 
     def __init__(self, options: Any, train: Any, device: torch.device):
         self.options = options

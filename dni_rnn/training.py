@@ -45,6 +45,7 @@ class TrainConfig:
     log_every: int = option(100, "Windows between two TensorBoard points.")
     eval_every: int = option(0, "Windows between two evaluations (tasks that evaluate); 0: only at the end.")
     checkpoint_every: int = option(0, "Windows between two checkpoints; 0: only at the end (and on SIGTERM / Ctrl-C).")
+    patience: int = option(0, "Stop after this many evaluations without improving the task's best metric; 0: never.")
     resume: str | None = option(None, "Checkpoint to continue from, or 'auto' for <logdir>/<run-name>/checkpoint.pt.")
     progress: bool = option(True, "Show a progress bar on the terminal.")
 
@@ -54,7 +55,7 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.steps < self.horizon:
             raise ValueError(f"--steps ({self.steps}) must be at least one window (--horizon {self.horizon})")
-        for name in ("eval_every", "checkpoint_every", "threads"):
+        for name in ("eval_every", "checkpoint_every", "threads", "patience"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.cell not in CELLS:
@@ -126,6 +127,7 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg).to(device)
     state = engine.initial_state(train_cfg.batch_size, device)
     window, wall_before = 0, 0.0
+    best = {"value": float("inf"), "stale": 0}
 
     if train_cfg.resume is not None:
         resume_path = checkpoint_path if train_cfg.resume == "auto" else Path(train_cfg.resume)
@@ -136,14 +138,15 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
         task.load_state_dict(payload["task"])
         state = type(state)(*[t.to(device) for t in payload["state"]]) if isinstance(payload["state"], tuple) else payload["state"].to(device)
         _set_rng_state(payload["rng"])
-        window, wall_before = payload["window"], payload["wall_seconds"]
+        window, wall_before, best = payload["window"], payload["wall_seconds"], payload["best"]
 
     samples_per_window = train_cfg.horizon * train_cfg.batch_size
     total_windows = train_cfg.steps // train_cfg.horizon
     logger = RunLogger(str(run_dir), config, purge_step=window * samples_per_window if window else None)
     started = time.perf_counter()
 
-    def checkpoint():
+
+    def checkpoint(path=checkpoint_path):
         save_atomic(
             {
                 "config": config,
@@ -153,10 +156,23 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
                 "state": state,
                 "rng": _rng_state(),
                 "window": window,
+                "best": best,
                 "wall_seconds": wall_before + time.perf_counter() - started,
             },
-            checkpoint_path,
+            path,
         )
+
+    def evaluate() -> dict:
+        """Evaluate, log, keep best.pt, count evaluations without improvement; returns the scalars."""
+        values = task.evaluate(engine)
+        logger.scalars(values, window * samples_per_window)
+        if task.best_metric is not None and task.best_metric in values:
+            if values[task.best_metric] < best["value"]:
+                best["value"], best["stale"] = values[task.best_metric], 0
+                checkpoint(run_dir / "best.pt")
+            else:
+                best["stale"] += 1
+        return values
 
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
     bar = tqdm(total=total_windows, initial=window, disable=not train_cfg.progress, unit="win", dynamic_ncols=True,
@@ -176,7 +192,9 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in {**values, **task_scalars}.items()
                                  if k in ("losses/task", "charts/curriculum_length", "charts/curriculum_repeats")})
             if train_cfg.eval_every and window % train_cfg.eval_every == 0:
-                logger.scalars(task.evaluate(engine), samples)
+                evaluate()
+                if train_cfg.patience and best["stale"] >= train_cfg.patience:
+                    break
             if train_cfg.checkpoint_every and window % train_cfg.checkpoint_every == 0:
                 checkpoint()
             bar.update(1)
@@ -190,8 +208,7 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     bar.close()
     samples = window * samples_per_window
     logger.flush_window_metrics(samples)
-    final_eval = task.evaluate(engine)
-    logger.scalars(final_eval, samples)
+    final_eval = evaluate()
     checkpoint()
     logger.close()
     summary = {
@@ -205,6 +222,7 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
         "skipped_windows": engine.skipped_windows,
         "wall_seconds": wall_before + time.perf_counter() - started,
         **final_eval,
+        **({f"best_{task.best_metric}": best["value"]} if task.best_metric in final_eval else {}),
         **task.summary(),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
