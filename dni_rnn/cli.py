@@ -13,7 +13,7 @@ import sys
 from dni_rnn.config import add_dataclass_arguments, dataclass_from_args
 from dni_rnn.engine import EngineConfig
 from dni_rnn.task import available_tasks
-from dni_rnn.training import TrainConfig, train
+from dni_rnn.training import TrainConfig, evaluate_checkpoint, train
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -36,6 +36,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         add_dataclass_arguments(sub, TrainConfig, skip=("task",))
         add_dataclass_arguments(sub, EngineConfig)
         add_dataclass_arguments(sub, task_class.Config)
+    eval_parser = commands.add_parser("eval", help="evaluate a saved checkpoint", description="Rebuild a run from its checkpoint and evaluate it.")
+    eval_parser.add_argument("task", help="the task the checkpoint was trained on")
+    eval_parser.add_argument("--checkpoint", required=True, help="path of checkpoint.pt or best.pt")
+    eval_parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     return parser, task_classes
 
 
@@ -50,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             options = dataclass_from_args(task_class.Config, args)
             summary = train(train_cfg, engine_cfg, options)
             print(json.dumps(summary))
+        elif args.command == "eval":
+            if args.task not in task_classes:
+                raise ValueError(f"unknown task {args.task!r}; choose one of {', '.join(sorted(task_classes))}")
+            result = evaluate_checkpoint(args.checkpoint, args.task, args.device)
+            print(json.dumps(result))
     except ValueError as error:
         print(f"dni-rnn: error: {error}", file=sys.stderr)
         return 2

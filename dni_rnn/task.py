@@ -62,8 +62,8 @@ class Task:
         """Called after every window; may sync with the host only when it has something to decide."""
         return {}
 
-    def evaluate(self, engine: nn.Module) -> dict[str, float]:
-        """Called every ``--eval-every`` windows and at the end; scalars to log (``charts/...``)."""
+    def evaluate(self, engine: nn.Module, final: bool = False) -> dict[str, float]:
+        """Called every ``--eval-every`` windows and at the end (``final``); scalars to log (``charts/...``)."""
         return {}
 
     def summary(self) -> dict[str, float]:

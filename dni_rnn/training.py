@@ -162,9 +162,9 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
             path,
         )
 
-    def evaluate() -> dict:
+    def evaluate(final: bool = False) -> dict:
         """Evaluate, log, keep best.pt, count evaluations without improvement; returns the scalars."""
-        values = task.evaluate(engine)
+        values = task.evaluate(engine, final=final)
         logger.scalars(values, window * samples_per_window)
         if task.best_metric is not None and task.best_metric in values:
             if values[task.best_metric] < best["value"]:
@@ -208,7 +208,7 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     bar.close()
     samples = window * samples_per_window
     logger.flush_window_metrics(samples)
-    final_eval = evaluate()
+    final_eval = evaluate(final=True)
     checkpoint()
     logger.close()
     summary = {
@@ -227,3 +227,31 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def split_config(config: dict) -> dict[str, dict]:
+    """Inverse of :func:`flat_config`: ``{"train": {...}, "engine": {...}, "task": {...}}``."""
+    sections: dict[str, dict] = {"train": {}, "engine": {}, "task": {}}
+    for key, value in config.items():
+        section, name = key.split(".", 1)
+        sections[section][name] = value
+    return sections
+
+
+def evaluate_checkpoint(path: str, task: str | None = None, device: str = "auto") -> dict:
+    """Rebuild the task and model of a checkpoint (of ``task``, if given) and run the task's final evaluation."""
+    payload = load_checkpoint(path)
+    sections = split_config(payload["config"])
+    if task is not None and sections["train"]["task"] != task:
+        raise ValueError(f"checkpoint {path} is a {sections['train']['task']!r} run, not {task!r}")
+    train_cfg = TrainConfig(**{**sections["train"], "device": device, "resume": None})
+    engine_cfg = EngineConfig(**sections["engine"])
+    task_class = load_task(train_cfg.task)
+    task = task_class(task_class.Config(**sections["task"]), train_cfg, resolve_device(device))
+    core = task.build_core()
+    engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg).to(resolve_device(device))
+    try:
+        engine.load_state_dict(payload["engine"])
+    except RuntimeError as error:
+        raise ValueError(f"checkpoint {path} does not match its own config ({str(error).splitlines()[0]})") from None
+    return {"checkpoint": str(path), "window": payload["window"], **task.evaluate(engine, final=True)}

@@ -1,0 +1,87 @@
+"""The dni-rnn command: tiny runs of every task and method, evaluation, and one-line errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dni_rnn.cli import main
+
+TINY = ["--horizon", "3", "--steps", "30", "--batch-size", "4", "--hidden", "8", "--log-every", "2", "--no-progress"]
+
+
+@pytest.mark.parametrize("task", ["copy", "repeat_copy"])
+@pytest.mark.parametrize("method", ["bptt", "dni", "dni_aux"])
+def test_train_writes_tensorboard_events(tmp_path, capsys, task, method):
+    code = main(["train", task, "--method", method, "--logdir", str(tmp_path), "--run-name", "run",
+                 "--probe-every", "2", "--probe-windows", "2", *TINY])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["method"] == method and summary["windows"] == 10 and summary["max_length"] >= 1
+    run = tmp_path / "run"
+    assert list(run.glob("events.out.tfevents.*")) and (run / "checkpoint.pt").is_file()
+    assert json.loads((run / "summary.json").read_text())["samples"] == 10 * 3 * 4
+
+    assert main(["eval", task, "--checkpoint", str(run / "checkpoint.pt")]) == 0
+    assert json.loads(capsys.readouterr().out)["window"] == 10
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "dni_rnn", *args], capture_output=True, text=True)
+
+
+def run_main(args, capsys):
+    """main() in-process (fast); argparse's errors arrive as SystemExit."""
+    try:
+        code = main(args)
+    except SystemExit as exit:
+        code = exit.code
+    captured = capsys.readouterr()
+    return code, captured.err, captured.out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "sudoku"], "invalid choice: 'sudoku'"),
+        (["train", "copy", "--method", "magic"], "unknown method 'magic'"),
+        (["train", "copy", "--horizon", "0"], "--horizon must be >= 1"),
+        (["train", "copy", "--batch-size", "-3"], "--batch-size must be >= 1"),
+        (["train", "copy", "--cell", "transformer"], "unknown cell 'transformer'"),
+        (["train", "copy", "--steps", "2", "--horizon", "4"], "--steps (2) must be at least one window"),
+        (["train", "copy", "--lr", "0"], "lr must be > 0"),
+        (["train", "copy", "--hidden", "many"], "invalid int value: 'many'"),
+        (["train", "copy", "--resume", "/nonexistent/checkpoint.pt"], "does not exist"),
+        (["eval", "copy", "--checkpoint", "/nonexistent/checkpoint.pt"], "does not exist"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_code_2(args, message, tmp_path, capsys):
+    code, err, _ = run_main(args + (["--logdir", str(tmp_path)] if args[0] == "train" and len(args) > 2 else []), capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+
+
+def test_help_lists_everything(capsys):
+    assert "train" in run_cli("--help").stdout  # the module entry point, as torchrun -m dni_rnn runs it
+    code, _, text = run_main(["train", "--help"], capsys)
+    assert code == 0 and "repeat_copy" in text
+    code, _, text = run_main(["train", "copy", "--help"], capsys)
+    assert code == 0
+    for flag in ("--method", "--horizon", "--steps", "--seed", "--device", "--logdir", "--run-name", "--cell",
+                 "--hidden", "--layers", "--batch-size", "--lr", "--sg-lr", "--sg-scale", "--threshold"):
+        assert flag in text
+
+
+def test_resume_refuses_another_config_and_corrupt_checkpoint(tmp_path, capsys):
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY]) == 0
+    checkpoint = tmp_path / "r" / "checkpoint.pt"
+    before = checkpoint.read_bytes()
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", "--resume", "auto", *TINY,
+                 "--hidden", "16"]) == 2
+    assert "from another config: train.hidden" in capsys.readouterr().err
+    assert checkpoint.read_bytes() == before  # nothing already written is damaged
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(before[: len(before) // 2])
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--resume", str(corrupt), *TINY]) == 2
+    assert "corrupt" in capsys.readouterr().err

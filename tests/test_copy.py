@@ -1,0 +1,63 @@
+"""Copy and repeat copy: sequence layout, stream boundaries, curriculum."""
+import torch
+
+from dni_rnn.training import TrainConfig
+from tasks.copy import CopyOptions, CopyTask, RepeatCopyTask
+
+
+def make(task_class, horizon=3, batch=2, **options):
+    train = TrainConfig(task="copy", horizon=horizon, batch_size=batch, steps=1000)
+    return task_class(CopyOptions(**options), train, torch.device("cpu"))
+
+
+def test_copy_sequence_layout():
+    task = make(CopyTask, bits=4)
+    task.length = 3
+    inputs, targets, mask, resets, ends = task._sequence()
+    assert inputs.shape == (7, 2, 5) and targets.shape == (7, 2, 4)
+    assert torch.equal(targets[4:], inputs[:3, :, :4])  # the output phase repeats the pattern
+    assert inputs[3, :, 4].eq(1).all() and inputs[:3, :, 4].eq(0).all()  # delimiter channel
+    assert mask.tolist() == [[0, 0]] * 4 + [[1, 1]] * 3
+    assert resets[0].all() and not resets[1:].any() and ends.tolist() == [False] * 6 + [True]
+
+
+def test_repeat_copy_sequence_layout():
+    task = make(RepeatCopyTask, bits=4)
+    task.length, task.repeats = 2, 3
+    inputs, targets, mask, resets, ends = task._sequence()
+    assert inputs.shape == (2 + 1 + 6 + 1, 2, 6) and targets.shape == (10, 2, 5)
+    assert torch.allclose(inputs[2, :, 5], torch.tensor(0.3))  # repeat count R / 10 at the delimiter
+    for r in range(3):
+        assert torch.equal(targets[3 + 2 * r : 5 + 2 * r, :, :4], inputs[:2, :, :4])
+    assert targets[-1, :, 4].eq(1).all() and targets[:-1, :, 4].eq(0).all()  # end marker
+    assert mask[3:].eq(1).all() and mask[:3].eq(0).all()
+
+
+def test_stream_windows_mark_sequence_boundaries():
+    task = make(CopyTask, horizon=3)  # N = 1: sequences of 3 steps, aligned with windows of 3
+    for _ in range(4):
+        window, _ = task.next_window(None, None)
+        assert window.inputs.shape == (3, 2, 9)
+        assert window.resets[0].all() and window.next_resets.all()  # the next window starts a new sequence
+    task = make(CopyTask, horizon=2)
+    flags = [task.next_window(None, None)[0].next_resets.all().item() for _ in range(3)]
+    assert flags == [False, False, True]  # steps 0-1 | 2-3 | 4-5: sequences start at 0, 3, 6
+
+
+def test_curriculum_advances_below_threshold_only():
+    task = make(CopyTask, check_every=1)
+    good = {"bits_sum": torch.tensor(0.1 * 8), "output_steps": torch.tensor(1.0)}
+    bad = {"bits_sum": torch.tensor(0.2 * 8), "output_steps": torch.tensor(1.0)}
+    task._sequences = 1
+    assert task.observe(bad)["charts/curriculum_loss"] == 0.2 and task.length == 1
+    task._sequences = 1
+    task.observe(good)
+    assert task.length == 2
+    repeat = make(RepeatCopyTask, check_every=1)
+    levels = []
+    for _ in range(4):
+        repeat._sequences = 1
+        repeat.observe({"bits_sum": torch.tensor(0.0), "output_steps": torch.tensor(1.0)})
+        levels.append((repeat.length, repeat.repeats))
+    assert levels == [(2, 1), (2, 2), (3, 2), (3, 3)]  # R up to N, then N
+    assert repeat.summary() == {"max_length": 3.0, "max_repeats": 3.0}
