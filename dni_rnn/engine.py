@@ -1,15 +1,23 @@
 """The window engine: one call trains on one window of truncated BPTT, with a synthetic boundary gradient.
 
-For one window (SPEC section 1), with ``s_0`` the carried state made a leaf::
+For one window (SPEC section 1), with ``s_0`` the carried state made a leaf and ``B`` the batch size::
 
     outputs, s_T = core(inputs, s_0, resets)
     g            = M(s_T) * continues                  # stopgrad; 0 where the next step starts a new episode
-    objective    = loss(outputs) + scale * <g, s_T>    (+ aux_weight * aux loss for dni_aux)
-    objective.backward()                               # ONE backward: parameter grads and delta_0 = d objective / d s_0
+    objective    = loss(outputs) + (scale / B) * <g, s_T>   (+ aux_weight * aux loss for dni_aux)
+    objective.backward()                               # ONE backward: parameter grads and d objective / d s_0
+    delta_0      = B * d objective / d s_0
     loss_M       = sum_b ||M(s_0[b]) - delta_0[b]||^2 / B   (entries reset at step 0 excluded)
 
 then the optimisers step and ``s_T`` (detached) is carried into the next window. ``bptt`` is the same
 call without ``M``; ``M == 0`` gives exactly truncated BPTT.
+
+Units of ``M``: task losses are means over the batch, so the gradient that reaches entry ``b``'s state
+carries a factor ``1/B``. ``M`` predicts the gradient *without* that factor (the gradient of the entry's
+own loss), and the ``1/B`` is applied where it is injected. This is SPEC section 1 exactly, with the
+injected vector ``scale * M(s_T) / B``; it keeps M's targets on one scale whatever the batch size.
+Without it the targets are ~1/B smaller, and Adam, whose steps do not shrink with the gradient,
+leaves M's predictions with noise several times larger than the targets.
 
 ``dni_aux`` ("DNI + Aux", this toolkit's definition; SPEC section 1): a linear head on the core's
 output at every step of the window predicts ``g = M(s_T)``, the (stopgrad) synthetic gradient at the
@@ -18,7 +26,7 @@ entries, weighted by ``aux_weight``. Steps before the last reset of an entry ins
 an earlier episode and are left out. The aux gradient reaches the core, so ``delta_0`` is the gradient
 of the whole objective the core is trained on (task + aux).
 
-Untied discount: the bootstrap target for ``M`` is ``delta_0 = dL/ds_0 + discount * J^T g`` while the
+Untied discount: the bootstrap target for ``M`` is ``delta_0 = B dL/ds_0 + discount * J^T g`` while the
 parameters see ``scale * g``. When ``discount == scale`` (the default) one backward gives both; otherwise a
 second, state-only backward of ``<g, s_T>`` supplies ``J^T g``. During the warm-up (``M`` learns, nothing
 is injected) the injected scale is 0 and the target keeps ``discount``.
@@ -196,8 +204,9 @@ class WindowEngine(nn.Module):
             boundary_grad = self.boundary_grad(final, window)  # (B, S)
             flat_final = flatten_state(final)  # (B, S)
             inject_scale = cfg.sg_scale if self.windows_seen >= cfg.sg_warmup_windows else 0.0
+            batch = flat_final.shape[0]
             if inject_scale:
-                objective = objective + inject_scale * (boundary_grad * flat_final).sum()
+                objective = objective + inject_scale / batch * (boundary_grad * flat_final).sum()
             if self.aux_head is not None:
                 aux = self.aux_loss(outputs, boundary_grad, window)
                 objective = objective + cfg.aux_weight * aux
@@ -215,7 +224,7 @@ class WindowEngine(nn.Module):
         self.bad_windows = 0
 
         if sg is not None:
-            target = flatten_grads([t.grad for t in state_tensors(start)], start)  # (B, S): delta_0
+            target = batch * flatten_grads([t.grad for t in state_tensors(start)], start)  # (B, S): delta_0
             if untied:
                 # J^T g, the bootstrap carried back through the window: a second, state-only backward,
                 # taken before the optimiser changes the weights the graph saved.
@@ -288,7 +297,7 @@ class WindowEngine(nn.Module):
     def probe(self, start_state: State, predicted: Tensor, windows: list[Window]) -> dict[str, Tensor]:
         """Compare a prediction ``M(s)`` ``[B, S]`` with the true future gradient at ``s``.
 
-        The truth is ``d/ds sum_j discount^j L_j`` over the given windows, run from ``s`` with the
+        The truth is ``B d/ds sum_j discount^j L_j`` over the given windows, run from ``s`` with the
         current parameters: the quantity M's bootstrapped target converges to, truncated after
         ``len(windows)`` windows. The parameters have moved by those windows' updates since ``M(s)`` was
         computed, which is the price of measuring online. Returns cosine similarity and relative error.
@@ -300,7 +309,7 @@ class WindowEngine(nn.Module):
             loss, _ = self.task_loss(outputs, window)
             total = total + self.config.discount**j * loss
         grads = torch.autograd.grad(total, state_tensors(start), allow_unused=True)
-        true = flatten_grads(grads, start)  # (B, S)
+        true = predicted.shape[0] * flatten_grads(grads, start)  # (B, S), in M's per-entry units
         cosine = F.cosine_similarity(predicted.flatten(), true.flatten(), dim=0, eps=1e-12)
         relative_error = (predicted - true).norm() / true.norm().clamp_min(1e-12)
         return {"charts/sg_cosine": cosine.detach(), "charts/sg_relative_error": relative_error.detach()}

@@ -68,9 +68,10 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     windows = windows_of(inputs, targets, resets, HORIZON)
     want_grads, true_at_starts, _ = full_bptt(core, loss, windows, BATCH)
 
-    # Inject the true future gradient instead of M(s_T) (scale 1 so it enters as it is), and record delta_0.
+    # Inject the true future gradient instead of M(s_T) (scale 1 so it enters as it is; M works in
+    # per-entry units, B times the gradient of the batch-mean loss), and record delta_0.
     engine = probe_engine(core, loss, method="dni", sg_scale=1.0)
-    oracle = iter(true_at_starts[1:] + [torch.zeros_like(true_at_starts[0])])
+    oracle = iter([BATCH * g for g in true_at_starts[1:]] + [torch.zeros_like(true_at_starts[0])])
     engine.boundary_grad = lambda final, window: next(oracle) * (~window.next_resets).unsqueeze(-1)
     deltas = []
     update = engine._update_synthetic_gradient
@@ -85,11 +86,11 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     for got, want in zip(summed, want_grads):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
     for got, want in zip(deltas, true_at_starts):
-        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(got / BATCH, want, rtol=1e-9, atol=1e-12)
 
 
 def test_untied_discount_target_matches_definition():
-    """discount != scale: delta_0 = dL/ds_0 + discount * J^T M(s_T), checked against autograd directly."""
+    """discount != scale: delta_0 = B dL/ds_0 + discount * J^T M(s_T), checked against autograd directly."""
     core, loss = build("lstm", 2)
     inputs, targets, resets = make_stream(HORIZON, BATCH, FEATURES, OUT)
     (window,) = windows_of(inputs, targets, resets, HORIZON)
@@ -107,6 +108,6 @@ def test_untied_discount_target_matches_definition():
 
     start = leaf_state(start_state)
     outputs, final = core(window.inputs, start)
-    objective = loss(outputs, window)[0] + 0.5 * (g * flatten_state(final)).sum()
+    objective = BATCH * loss(outputs, window)[0] + 0.5 * (g * flatten_state(final)).sum()
     want = torch.cat([g.transpose(0, 1).flatten(1) for g in torch.autograd.grad(objective, state_tensors(start))], -1)
     torch.testing.assert_close(deltas[0], want, rtol=1e-9, atol=1e-12)
