@@ -1,5 +1,6 @@
 """The dni-rnn command: tiny runs of every task and method, evaluation, and one-line errors."""
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -85,3 +86,11 @@ def test_resume_refuses_another_config_and_corrupt_checkpoint(tmp_path, capsys):
     corrupt.write_bytes(before[: len(before) // 2])
     assert main(["train", "copy", "--logdir", str(tmp_path), "--resume", str(corrupt), *TINY]) == 2
     assert "corrupt" in capsys.readouterr().err
+
+
+def test_readme_library_example_runs():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("### The library on your own stream")[1].split("```python")[1].split("```")[0]
+    namespace = {}
+    exec(compile(example.replace("range(100)", "range(3)"), "README.md", "exec"), namespace)
+    assert namespace["engine"].windows_seen == 3
