@@ -1,6 +1,10 @@
 import pytest
 import torch
 
+# The models in the tests are tiny: one thread is fastest, and it keeps the suite from fighting over
+# cores with anything else running on the machine.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _deterministic():

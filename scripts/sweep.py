@@ -1,0 +1,100 @@
+"""Run a grid of training runs (task x method x horizon x seed) at one budget of samples, several at a time.
+
+    python -m scripts.sweep --name table1 --tasks copy repeat_copy --methods bptt dni dni_aux \
+        --horizons 2 3 4 5 8 --seeds 0 1 2 --budget-samples 5000000 --jobs 2 [-- extra dni-rnn train flags]
+
+Each run writes ``logs/<name>/<task>__<method>__T<T>__s<seed>/``. The sweep is resumable: a run with a
+``summary.json`` is finished and skipped, a run with a ``checkpoint.pt`` continues from it
+(``--resume auto``), anything else starts afresh. Runs are ordered seed by seed, so a sweep cut short
+still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torch threads.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def run_name(task: str, method: str, horizon: int, seed: int) -> str:
+    return f"{task}__{method}__T{horizon}__s{seed}"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--name", required=True, help="sweep name: runs go to <logdir>/<name>/")
+    parser.add_argument("--logdir", default="logs")
+    parser.add_argument("--tasks", nargs="+", default=["copy", "repeat_copy"])
+    parser.add_argument("--methods", nargs="+", default=["bptt", "dni", "dni_aux"])
+    parser.add_argument("--horizons", nargs="+", type=int, default=[2, 3, 4, 5, 8])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--budget-samples", type=int, required=True, help="samples (time steps x batch) per run")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--checkpoint-every", type=int, default=2000, help="windows between checkpoints")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    args, extra = parser.parse_known_args(argv)
+    args.extra = [a for a in extra if a != "--"]
+    return args
+
+
+def command(args, task, method, horizon, seed, sweep_dir: Path, threads: int) -> list[str]:
+    name = run_name(task, method, horizon, seed)
+    steps = args.budget_samples // args.batch_size
+    cmd = [
+        sys.executable, "-m", "dni_rnn", "train", task, "--method", method, "--horizon", str(horizon),
+        "--seed", str(seed), "--steps", str(steps), "--batch-size", str(args.batch_size),
+        "--logdir", str(sweep_dir), "--run-name", name, "--threads", str(threads),
+        "--checkpoint-every", str(args.checkpoint_every), "--no-progress", *args.extra,
+    ]
+    if (sweep_dir / name / "checkpoint.pt").is_file():
+        cmd += ["--resume", "auto"]
+    return cmd
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sweep_dir = Path(args.logdir) / args.name
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    manifest = {k: v for k, v in vars(args).items() if k not in ("dry_run",)}
+    (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
+
+    grid = [(task, method, horizon, seed) for seed, task, horizon, method
+            in itertools.product(args.seeds, args.tasks, args.horizons, args.methods)]
+    todo = []
+    for task, method, horizon, seed in grid:
+        run_dir = sweep_dir / run_name(task, method, horizon, seed)
+        if (run_dir / "summary.json").is_file():
+            continue
+        if run_dir.exists() and not (run_dir / "checkpoint.pt").is_file():
+            shutil.rmtree(run_dir)  # cut off before its first checkpoint: nothing to keep
+        todo.append(command(args, task, method, horizon, seed, sweep_dir, threads))
+    print(f"sweep {args.name}: {len(grid)} runs, {len(grid) - len(todo)} finished, {len(todo)} to run", flush=True)
+    if args.dry_run:
+        print("\n".join(" ".join(cmd) for cmd in todo))
+        return 0
+
+    def execute(cmd):
+        name = cmd[cmd.index("--run-name") + 1]
+        started = time.perf_counter()
+        with open(sweep_dir / f"{name}.log", "a") as log:
+            code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+        print(f"{name}: exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
+        return code
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        codes = list(pool.map(execute, todo))
+    failed = sum(code != 0 for code in codes)
+    print(f"sweep {args.name}: {len(codes) - failed} runs done, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
