@@ -322,6 +322,7 @@ class WindowEngine(nn.Module):
             "sg_optimizer": self.sg_optimizer.state_dict() if self.sg_optimizer is not None else None,
             "windows_seen": self.windows_seen,
             "skipped_windows": self.skipped_windows,
+            "bad_windows": self.bad_windows,
         }
 
     def load_optimizer_state_dict(self, state: dict) -> None:
@@ -330,3 +331,4 @@ class WindowEngine(nn.Module):
             self.sg_optimizer.load_state_dict(state["sg_optimizer"])
         self.windows_seen = state["windows_seen"]
         self.skipped_windows = state["skipped_windows"]
+        self.bad_windows = state["bad_windows"]

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from dni_rnn.checkpoint import check_same_config, load_checkpoint, save_atomic
 from dni_rnn.config import option
 from dni_rnn.cores import CELLS
-from dni_rnn.engine import EngineConfig, WindowEngine
+from dni_rnn.engine import EngineConfig, NonFiniteError, WindowEngine
 from dni_rnn.logging import RunLogger
 from dni_rnn.task import load_task
 
@@ -32,7 +32,7 @@ class TrainConfig:
 
     task: str = option("copy", "Task to train (an entry point of the dni_rnn.tasks group).")
     horizon: int = option(4, "T, time steps per window (the backprop truncation).")
-    steps: int = option(400_000, "Length of the run in time steps of each stream (samples = steps x batch); counts the total across resumes.")
+    steps: int = option(100_000, "Length of the run in time steps of each stream (samples = steps x batch); counts the total across resumes.")
     batch_size: int = option(64, "B, parallel streams.")
     cell: str = option("lstm", "Recurrent cell: lstm or gru.")
     hidden: int = option(128, "Hidden units per layer.")
@@ -203,6 +203,12 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
         checkpoint()
         logger.close()
         raise SystemExit(f"interrupted at window {window}; checkpoint saved to {checkpoint_path} (continue with --resume auto)")
+    except NonFiniteError as error:
+        # The skipped updates never reached the weights, so the model saved now is the one from before the fault.
+        bar.close()
+        checkpoint()
+        logger.close()
+        raise SystemExit(f"dni-rnn: error: {error}; weights from before the fault saved to {checkpoint_path}")
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     bar.close()
