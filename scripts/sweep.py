@@ -3,7 +3,9 @@
     python -m scripts.sweep --name table1 --tasks copy repeat_copy --methods bptt dni dni_aux \
         --horizons 2 3 4 5 8 --seeds 0 1 2 --budget-samples 5000000 --jobs 2 [-- extra dni-rnn train flags]
 
-Each run writes ``logs/<name>/<task>__<method>__T<T>__s<seed>/``. The sweep is resumable: a run with a
+Each run writes ``logs/<name>/<task>__<method>__T<T>__s<seed>/``. ``--vary flag=v1,v2`` adds a grid
+dimension over any other ``dni-rnn train`` flag (e.g. ``--vary memory-length=2,4,8``); its value joins
+the run name as ``__<flag><value>``. The sweep is resumable: a run with a
 ``summary.json`` is finished and skipped, a run with a ``checkpoint.pt`` continues from it
 (``--resume auto``), anything else starts afresh. Runs are ordered seed by seed, so a sweep cut short
 still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torch threads.
@@ -22,8 +24,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
-def run_name(task: str, method: str, horizon: int, seed: int) -> str:
-    return f"{task}__{method}__T{horizon}__s{seed}"
+def run_name(task: str, method: str, horizon: int, seed: int, varied: tuple = ()) -> str:
+    return f"{task}__{method}__T{horizon}__s{seed}" + "".join(f"__{flag}{value}" for flag, value in varied)
+
+
+def parse_vary(specs: list[str]) -> list[list[tuple[str, str]]]:
+    """``["a=1,2", "b=x"]`` -> ``[[("a", "1"), ("a", "2")], [("b", "x")]]``."""
+    dims = []
+    for spec in specs:
+        flag, _, values = spec.partition("=")
+        if not flag or not values:
+            raise SystemExit(f"sweep: --vary expects flag=v1,v2,..., got {spec!r}")
+        dims.append([(flag.lstrip("-"), value) for value in values.split(",")])
+    return dims
 
 
 def parse_args(argv=None):
@@ -34,6 +47,8 @@ def parse_args(argv=None):
     parser.add_argument("--methods", nargs="+", default=["bptt", "dni", "dni_aux"])
     parser.add_argument("--horizons", nargs="+", type=int, default=[2, 3, 4, 5, 8])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--vary", action="append", default=[], metavar="FLAG=V1,V2",
+                        help="an extra grid dimension over a dni-rnn train flag (repeatable)")
     parser.add_argument("--budget-samples", type=int, required=True, help="samples (time steps x batch) per run")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
@@ -44,14 +59,15 @@ def parse_args(argv=None):
     return args
 
 
-def command(args, task, method, horizon, seed, sweep_dir: Path, threads: int) -> list[str]:
-    name = run_name(task, method, horizon, seed)
+def command(args, task, method, horizon, seed, varied, sweep_dir: Path, threads: int) -> list[str]:
+    name = run_name(task, method, horizon, seed, varied)
     steps = args.budget_samples // args.batch_size
     cmd = [
         sys.executable, "-m", "dni_rnn", "train", task, "--method", method, "--horizon", str(horizon),
         "--seed", str(seed), "--steps", str(steps), "--batch-size", str(args.batch_size),
         "--logdir", str(sweep_dir), "--run-name", name, "--threads", str(threads),
         "--checkpoint-every", str(args.checkpoint_every), "--no-progress", *args.extra,
+        *[part for flag, value in varied for part in (f"--{flag}", value)],
     ]
     if (sweep_dir / name / "checkpoint.pt").is_file():
         cmd += ["--resume", "auto"]
@@ -66,16 +82,17 @@ def main(argv=None) -> int:
     manifest = {k: v for k, v in vars(args).items() if k not in ("dry_run",)}
     (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
 
-    grid = [(task, method, horizon, seed) for seed, task, horizon, method
-            in itertools.product(args.seeds, args.tasks, args.horizons, args.methods)]
+    grid = [(task, method, horizon, seed, varied) for seed, task, varied, horizon, method
+            in itertools.product(args.seeds, args.tasks, itertools.product(*parse_vary(args.vary)),
+                                 args.horizons, args.methods)]
     todo = []
-    for task, method, horizon, seed in grid:
-        run_dir = sweep_dir / run_name(task, method, horizon, seed)
+    for task, method, horizon, seed, varied in grid:
+        run_dir = sweep_dir / run_name(task, method, horizon, seed, varied)
         if (run_dir / "summary.json").is_file():
             continue
         if run_dir.exists() and not (run_dir / "checkpoint.pt").is_file():
             shutil.rmtree(run_dir)  # cut off before its first checkpoint: nothing to keep
-        todo.append(command(args, task, method, horizon, seed, sweep_dir, threads))
+        todo.append(command(args, task, method, horizon, seed, varied, sweep_dir, threads))
     print(f"sweep {args.name}: {len(grid)} runs, {len(grid) - len(todo)} finished, {len(todo)} to run", flush=True)
     if args.dry_run:
         print("\n".join(" ".join(cmd) for cmd in todo))
