@@ -52,6 +52,8 @@ def parse_args(argv=None):
     parser.add_argument("--budget-samples", type=int, required=True, help="samples (time steps x batch) per run")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--eval-every-samples", type=int, default=0,
+                        help="evaluate every N samples (converted to windows for each horizon, so curves line up); 0: at the end only")
     parser.add_argument("--checkpoint-every", type=int, default=2000, help="windows between checkpoints")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args, extra = parser.parse_known_args(argv)
@@ -69,6 +71,8 @@ def command(args, task, method, horizon, seed, varied, sweep_dir: Path, threads:
         "--checkpoint-every", str(args.checkpoint_every), "--no-progress", *args.extra,
         *[part for flag, value in varied for part in (f"--{flag}", value)],
     ]
+    if args.eval_every_samples:
+        cmd += ["--eval-every", str(max(1, args.eval_every_samples // (args.batch_size * horizon)))]
     if (sweep_dir / name / "checkpoint.pt").is_file():
         cmd += ["--resume", "auto"]
     return cmd
