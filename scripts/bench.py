@@ -47,7 +47,7 @@ class HandWrittenTBPTT:
         rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn, self.readout = rnn_class(features, hidden, layers), nn.Linear(hidden, out)
         self.params = list(self.rnn.parameters()) + list(self.readout.parameters())
-        self.optimizer = torch.optim.Adam(self.params, lr=lr)
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=True)  # the fastest Adam torch has
         self.is_lstm = cell == "lstm"
 
     def initial_state(self, batch: int):
