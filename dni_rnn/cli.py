@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from dni_rnn.config import add_dataclass_arguments, dataclass_from_args
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             engine_cfg = dataclass_from_args(EngineConfig, args)
             options = dataclass_from_args(task_class.Config, args)
             summary = train(train_cfg, engine_cfg, options)
-            print(json.dumps(summary))
+            if os.environ.get("RANK", "0") == "0":  # one summary from a torchrun job, not one per process
+                print(json.dumps(summary))
         elif args.command == "eval":
             if args.task not in task_classes:
                 raise ValueError(f"unknown task {args.task!r}; choose one of {', '.join(sorted(task_classes))}")

@@ -151,10 +151,25 @@ class WindowEngine(nn.Module):
         self.sg_optimizer = (
             torch.optim.Adam(self.synthetic_gradient.parameters(), lr=config.sg_lr, fused=True) if use_sg else None
         )
+        self._distributed = False
+        self._set_runners(self.core, self.task_loss, self.aux_head, self.synthetic_gradient)
         self.windows_seen = 0
         self.bad_windows = 0
         self.skipped_windows = 0
         self._probe: tuple[State, Tensor, list[Window]] | None = None
+
+    def _set_runners(self, core, task_loss, aux_head, synthetic_gradient) -> None:
+        """The callables of the training forward; kept out of ``_modules`` so that wrapping them in DDP
+        changes neither ``state_dict`` keys nor checkpoints."""
+        object.__setattr__(self, "_runners", (core, task_loss, aux_head, synthetic_gradient))
+
+    def distribute(self, device_ids=None) -> None:
+        """Average the gradients of the core, readout, aux head and M over the process group (DDP)."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        wrap = lambda module: DDP(module, device_ids=device_ids) if module is not None else None
+        self._set_runners(wrap(self.core), wrap(self.task_loss), wrap(self.aux_head), wrap(self.synthetic_gradient))
+        self._distributed = True
 
     def model_parameters(self) -> list[nn.Parameter]:
         """Everything but M: the core, the task's readout and the aux head."""
@@ -174,11 +189,11 @@ class WindowEngine(nn.Module):
                 grad = grad * (~window.next_resets).unsqueeze(-1).to(grad.dtype)
         return grad
 
-    def aux_loss(self, outputs: Tensor, boundary_grad: Tensor, window: Window) -> Tensor:
+    def aux_loss(self, aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, window: Window) -> Tensor:
         """dni_aux: every step's output predicts ``M(s_T)``; squared error summed over S, mean over steps and batch."""
         if self.core.batch_first:
             outputs = outputs.transpose(0, 1)  # (T, B, H)
-        prediction = self.aux_head(outputs)  # (T, B, S)
+        prediction = aux_head(outputs)  # (T, B, S)
         error = (prediction - boundary_grad.unsqueeze(0)).pow(2).sum(-1)  # (T, B)
         if window.resets is not None:
             resets = window.resets.transpose(0, 1) if self.core.batch_first else window.resets
@@ -194,9 +209,10 @@ class WindowEngine(nn.Module):
         """
         cfg = self.config
         sg = self.synthetic_gradient
+        run_core, run_loss, run_aux, run_sg = self._runners
         start = leaf_state(state) if sg is not None else detach_state(state)
-        outputs, final = self.core(window.inputs, start, window.resets)
-        loss, metrics = self.task_loss(outputs, window)
+        outputs, final = run_core(window.inputs, start, window.resets)
+        loss, metrics = run_loss(outputs, window)
         metrics = {"losses/task": loss.detach(), **metrics}
         objective = loss
 
@@ -209,7 +225,7 @@ class WindowEngine(nn.Module):
             if inject_scale:
                 objective = objective + inject_scale / batch * (boundary_grad * flat_final).sum()
             if self.aux_head is not None:
-                aux = self.aux_loss(outputs, boundary_grad, window)
+                aux = self.aux_loss(run_aux, outputs, boundary_grad, window)
                 objective = objective + cfg.aux_weight * aux
                 metrics["losses/aux"] = aux.detach()
             metrics["charts/sg_norm"] = boundary_grad.norm(dim=-1).mean()
@@ -220,7 +236,11 @@ class WindowEngine(nn.Module):
         grad_norm = self._grad_norm(self.model_parameters(), cfg.grad_clip)
         metrics["charts/grad_norm"] = grad_norm
 
-        if not bool(torch.isfinite(objective.detach()) & torch.isfinite(grad_norm)):
+        finite = torch.isfinite(objective.detach()) & torch.isfinite(grad_norm)
+        if self._distributed:  # every rank skips a bad window together, or none does
+            finite = finite.to(torch.int32)
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        if not bool(finite):
             return self._skip_window(state, metrics)
         self.bad_windows = 0
 
@@ -234,16 +254,16 @@ class WindowEngine(nn.Module):
         self.optimizer.step()
 
         if sg is not None:
-            metrics["losses/synthetic_grad"] = self._update_synthetic_gradient(start, target, window)
+            metrics["losses/synthetic_grad"] = self._update_synthetic_gradient(run_sg, start, target, window)
             metrics["charts/delta_norm"] = target.norm(dim=-1).mean()
             metrics.update(self._advance_probe(final, boundary_grad, window))
 
         self.windows_seen += 1
         return detach_state(final), metrics
 
-    def _update_synthetic_gradient(self, start: State, target: Tensor, window: Window) -> Tensor:
+    def _update_synthetic_gradient(self, sg: nn.Module, start: State, target: Tensor, window: Window) -> Tensor:
         """One step of ``M`` on ``||M(s_0) - delta_0||^2``, summed over the state, normalised by batch."""
-        prediction = self.synthetic_gradient(flatten_state(detach_state(start)), window.context)  # (B, S)
+        prediction = sg(flatten_state(detach_state(start)), window.context)  # (B, S)
         error = (prediction - target.detach()).pow(2).sum(-1)  # (B,)
         if window.resets is not None:
             # An entry reset before step 0 ended its episode at this boundary: its s_0 has no future to predict.

@@ -40,6 +40,8 @@ class Task:
 
     Config: type = NoOptions
     input_size: int = 0
+    data_parallel: bool = True
+    """Whether windows can be split over processes by stream (False for tasks that act with the model)."""
     best_metric: str | None = None
     """A key of ``evaluate()``'s result to minimise: the trainer keeps ``best.pt`` and stops early on it."""
 

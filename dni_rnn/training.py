@@ -16,8 +16,17 @@ from tqdm import tqdm
 from dni_rnn.checkpoint import check_same_config, load_checkpoint, save_atomic
 from dni_rnn.config import option
 from dni_rnn.cores import CELLS
+from dni_rnn.distributed import (
+    average_metrics,
+    gather_state,
+    init_from_env,
+    local_device,
+    shard_state,
+    shard_window,
+)
 from dni_rnn.engine import EngineConfig, NonFiniteError, WindowEngine
 from dni_rnn.logging import RunLogger
+from dni_rnn.state import map_state
 from dni_rnn.task import load_task
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -110,7 +119,13 @@ def _raise_interrupted(signum, frame):
 def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     """Run (or resume) one training run; returns its summary (also written to ``summary.json``)."""
     task_class = load_task(train_cfg.task)
-    device = resolve_device(train_cfg.device)
+    device = local_device(resolve_device(train_cfg.device))
+    topology = init_from_env(device)
+    if topology.distributed:
+        if not task_class.data_parallel:
+            raise ValueError(f"task {train_cfg.task!r} acts with the model and cannot be split over processes; run it in one")
+        if train_cfg.batch_size % topology.world_size:
+            raise ValueError(f"--batch-size {train_cfg.batch_size} cannot be split evenly over {topology.world_size} processes")
     if train_cfg.threads:
         torch.set_num_threads(train_cfg.threads)
     torch.manual_seed(train_cfg.seed)
@@ -125,7 +140,10 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     task = task_class(options, train_cfg, device)
     core = task.build_core()
     engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg).to(device)
-    state = engine.initial_state(train_cfg.batch_size, device)
+    if topology.distributed:
+        engine.distribute(device_ids=[device.index] if device.type == "cuda" else None)
+    # Every rank carries the state of its own streams only.
+    state = engine.initial_state(train_cfg.batch_size // topology.world_size, device)
     window, wall_before = 0, 0.0
     best = {"value": float("inf"), "stale": 0}
 
@@ -136,24 +154,28 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
         engine.load_state_dict(payload["engine"])
         engine.load_optimizer_state_dict(payload["optimizers"])
         task.load_state_dict(payload["task"])
-        state = type(state)(*[t.to(device) for t in payload["state"]]) if isinstance(payload["state"], tuple) else payload["state"].to(device)
+        state = shard_state(map_state(lambda t: t.to(device), payload["state"]), topology)
         _set_rng_state(payload["rng"])
         window, wall_before, best = payload["window"], payload["wall_seconds"], payload["best"]
 
     samples_per_window = train_cfg.horizon * train_cfg.batch_size
     total_windows = train_cfg.steps // train_cfg.horizon
-    logger = RunLogger(str(run_dir), config, purge_step=window * samples_per_window if window else None)
+    logger = RunLogger(str(run_dir), config, purge_step=window * samples_per_window if window else None,
+                       enabled=topology.is_main)
     started = time.perf_counter()
 
 
     def checkpoint(path=checkpoint_path):
+        global_state = gather_state(state, topology)  # a collective: every rank calls checkpoint()
+        if not topology.is_main:
+            return
         save_atomic(
             {
                 "config": config,
                 "engine": engine.state_dict(),
                 "optimizers": engine.optimizer_state_dict(),
                 "task": task.state_dict(),
-                "state": state,
+                "state": global_state,
                 "rng": _rng_state(),
                 "window": window,
                 "best": best,
@@ -175,12 +197,13 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
         return values
 
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
-    bar = tqdm(total=total_windows, initial=window, disable=not train_cfg.progress, unit="win", dynamic_ncols=True,
+    bar = tqdm(total=total_windows, initial=window, disable=not (train_cfg.progress and topology.is_main), unit="win", dynamic_ncols=True,
                desc=train_cfg.run_name[:40])
     try:
         while window < total_windows:
             batch, state = task.next_window(engine, state)
-            state, metrics = engine.step(batch, state)
+            state, metrics = engine.step(shard_window(batch, topology, core.batch_first), state)
+            metrics = average_metrics(metrics, topology)
             logger.accumulate(metrics)
             window += 1
             samples = window * samples_per_window
@@ -231,7 +254,8 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
         **({f"best_{task.best_metric}": best["value"]} if task.best_metric in final_eval else {}),
         **task.summary(),
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if topology.is_main:
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 

@@ -6,14 +6,15 @@ cut into ``B`` contiguous streams (:func:`tasks.ptb_data.batchify`) and read in 
 steps of an epoch are skipped, so every window has the same ``T * B`` normalisation). The recurrent
 state is carried from one window to the next, the classic setting where a boundary gradient matters.
 When the stream wraps to a new epoch (from the end of the corpus back to its start) the state is reset
-to the initial state, and the window before the wrap has ``next_resets`` all True so that no synthetic
+before the first step (``resets[0]`` all True), and the window before the wrap has ``next_resets`` all True so that no synthetic
 gradient is injected across the epoch boundary.
 
 Window (time-major, ``T`` steps, ``B`` streams):
     inputs: ``LongTensor [T, B]`` symbol ids.
     targets: ``LongTensor [T, B]``, the next symbol: ``targets[t] = inputs[t + 1]`` and ``targets[-1]``
         is the first input of the next window.
-    loss_mask, resets: None (every step carries loss, no reset inside a window).
+    loss_mask: None (every step carries loss).
+    resets: None, except on the first window of a new epoch: step 0 all True.
     next_resets: ``BoolTensor [B]`` all True on the last window of an epoch, else None.
 
 Model: ``nn.Embedding(V, embedding)`` -> the ``--cell`` core (``--hidden``, ``--layers``) -> a linear
@@ -146,12 +147,15 @@ class PTBTask(Task):
 
     def next_window(self, engine: nn.Module, state: State) -> tuple[Window, State]:
         inputs, targets = next(self.stream)  # (T, B) each, views into the batchified corpus
+        resets = None
         if self.stream.wrapped:
-            # The stream jumped from the corpus' end back to its start: nothing carries over.
-            state = engine.initial_state(self.train.batch_size, self.device)
+            # The stream jumped from the corpus' end back to its start: nothing carries over. A reset at
+            # step 0 (rather than a fresh state here) keeps the task blind to which streams it trains on.
+            resets = torch.zeros(inputs.shape, dtype=torch.bool, device=inputs.device)
+            resets[0] = True
         # end_of_epoch: the next window wraps, so no synthetic gradient may be injected at this boundary.
         next_resets = self._epoch_end if self.stream.end_of_epoch else None
-        return Window(inputs, targets, None, None, next_resets), state
+        return Window(inputs, targets, None, resets, next_resets), state
 
     # ----- evaluation -------------------------------------------------------------------------------
 

@@ -75,7 +75,7 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     engine.boundary_grad = lambda final, window: next(oracle) * (~window.next_resets).unsqueeze(-1)
     deltas = []
     update = engine._update_synthetic_gradient
-    engine._update_synthetic_gradient = lambda start, target, window: (deltas.append(target), update(start, target, window))[1]
+    engine._update_synthetic_gradient = lambda sg, start, target, window: (deltas.append(target), update(sg, start, target, window))[1]
 
     state = engine.initial_state(BATCH)
     summed = None
@@ -100,7 +100,7 @@ def test_untied_discount_target_matches_definition():
     start_state = map_state(lambda t: torch.randn_like(t), engine.initial_state(BATCH))
     deltas = []
     update = engine._update_synthetic_gradient
-    engine._update_synthetic_gradient = lambda start, target, w: (deltas.append(target), update(start, target, w))[1]
+    engine._update_synthetic_gradient = lambda sg, start, target, w: (deltas.append(target), update(sg, start, target, w))[1]
     with torch.no_grad():
         _, final = core(window.inputs, start_state)
         g = engine.synthetic_gradient(flatten_state(final))

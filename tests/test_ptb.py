@@ -11,7 +11,6 @@ import torch
 
 from dni_rnn.cli import main
 from dni_rnn.engine import EngineConfig, WindowEngine
-from dni_rnn.state import state_tensors
 from dni_rnn.training import TrainConfig, train
 from tasks import ptb_data
 from tasks.ptb import PTBOptions, PTBTask
@@ -76,21 +75,21 @@ def test_windows_carry_state_and_reset_at_the_wrap(corpus_dir):
         window, returned = task.next_window(engine, state)
         assert window.inputs.shape == window.targets.shape == (T, B)  # exactly T steps, always
         assert window.inputs.dtype == window.targets.dtype == torch.long
-        assert window.resets is None and window.loss_mask is None
+        assert window.loss_mask is None
         assert torch.equal(window.targets[:-1], window.inputs[1:])  # next symbol
         if k % per_epoch == 0 and k > 0:  # the wrap to a new epoch
             wraps += 1
-            assert returned is not state
-            assert all(not t.any() for t in state_tensors(returned))  # the initial state
+            assert window.resets[0].all() and not window.resets[1:].any()  # the state restarts at the wrap
             assert previous.next_resets is not None and previous.next_resets.all()
             assert previous.next_resets.shape == (B,)
         else:
-            assert returned is state  # the engine's carried state, untouched
+            assert window.resets is None
             if previous is not None:
                 assert torch.equal(previous.targets[-1], window.inputs[0])  # windows tile each stream
                 assert previous.next_resets is None or not previous.next_resets.any()
         if k < per_epoch:
             inputs_seen.append(window.inputs)
+        assert returned is state  # the engine's carried state, untouched
         previous = window
         state, _ = engine.step(window, returned)
     assert wraps == 2
