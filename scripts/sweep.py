@@ -54,6 +54,8 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--eval-every-samples", type=int, default=0,
                         help="evaluate every N samples (converted to windows for each horizon, so curves line up); 0: at the end only")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per run; 0: cores / jobs (use 1 when other work shares the machine)")
     parser.add_argument("--checkpoint-every", type=int, default=2000, help="windows between checkpoints")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args, extra = parser.parse_known_args(argv)
@@ -82,7 +84,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     sweep_dir = Path(args.logdir) / args.name
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     manifest = {k: v for k, v in vars(args).items() if k not in ("dry_run",)}
     (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
 
