@@ -8,7 +8,9 @@ dimension over any other ``dni-rnn train`` flag (e.g. ``--vary memory-length=2,4
 the run name as ``__<flag><value>``. The sweep is resumable: a run with a
 ``summary.json`` is finished and skipped, a run with a ``checkpoint.pt`` continues from it
 (``--resume auto``), anything else starts afresh. Runs are ordered seed by seed, so a sweep cut short
-still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torch threads.
+still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torch threads unless
+``--threads`` says otherwise; on a shared machine use 1, since oversubscribed threads slow small
+models down many times over.
 """
 from __future__ import annotations
 
