@@ -21,6 +21,9 @@ def markdown_table(config: dict) -> str:
 class RunLogger:
     """Averages window metrics between log points and writes them (plus throughput) to TensorBoard.
 
+    Each tag is averaged over the windows that reported it (a probe result, which comes every ``k``
+    windows, is not diluted by the windows without one).
+
     Metrics are device tensors; they are summed on the device and read once per log point, so logging
     costs one host sync every ``log_every`` windows. Only tags with a ``/`` are logged: others are a
     task's private bookkeeping.
@@ -38,7 +41,7 @@ class RunLogger:
         if self.writer is not None and purge_step is None:
             self.writer.add_text("hyperparameters", markdown_table(config))
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._counts: dict[str, int] = {}  # per tag: the probe's metrics come only every k windows
         self._clock = time.perf_counter()
         self._samples_at_clock: int | None = None
 
@@ -47,19 +50,19 @@ class RunLogger:
             if "/" in tag:
                 value = value.detach().float()
                 self._sums[tag] = self._sums[tag] + value if tag in self._sums else value.clone()
-        self._count += 1
+                self._counts[tag] = self._counts.get(tag, 0) + 1
 
     def flush_window_metrics(self, samples: int) -> dict[str, float]:
         """Write the averages since the last call and the throughput; returns them as floats."""
-        if not self._count:
+        if not self._counts:
             return {}
-        values = {tag: float(total) / self._count for tag, total in self._sums.items()}
+        values = {tag: float(total) / self._counts[tag] for tag, total in self._sums.items()}
         now = time.perf_counter()
         if self._samples_at_clock is not None and now > self._clock:
             values["charts/steps_per_second"] = (samples - self._samples_at_clock) / (now - self._clock)
         self._clock, self._samples_at_clock = now, samples
         self.scalars(values, samples)
-        self._sums, self._count = {}, 0
+        self._sums, self._counts = {}, {}
         return values
 
     def scalars(self, values: dict[str, float], samples: int) -> None:

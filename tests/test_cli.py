@@ -94,3 +94,23 @@ def test_readme_library_example_runs():
     namespace = {}
     exec(compile(example.replace("range(100)", "range(3)"), "README.md", "exec"), namespace)
     assert namespace["engine"].windows_seen == 3
+
+
+def test_logger_averages_each_tag_over_the_windows_that_reported_it(tmp_path):
+    import torch
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from dni_rnn.logging import RunLogger
+
+    logger = RunLogger(str(tmp_path), {"a": 1})
+    for window in range(10):
+        metrics = {"losses/task": torch.tensor(float(window))}
+        if window == 4:
+            metrics["charts/sg_cosine"] = torch.tensor(0.8)  # a sparse metric, like the probe's
+        logger.accumulate(metrics)
+    values = logger.flush_window_metrics(samples=100)
+    logger.close()
+    assert values["losses/task"] == 4.5 and values["charts/sg_cosine"] == pytest.approx(0.8)
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert events.Scalars("charts/sg_cosine")[0].value == pytest.approx(0.8)
