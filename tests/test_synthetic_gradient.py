@@ -39,3 +39,22 @@ def test_synthetic_gradient_learns_the_future_gradient():
     assert sum(sg_losses[-100:]) < 0.5 * sum(sg_losses[:100])  # the regression loss falls...
     assert cosines[0] == 0.0  # (a fresh M predicts exactly 0)
     assert sum(cosines[-10:]) / 10 > 0.8  # ...and the prediction lines up with the true future gradient
+
+
+def test_conditioned_synthetic_gradient_sees_the_context():
+    """cDNI: M(s, c). The engine feeds the window's context at s_0 and the next window's at s_T."""
+    from dni_rnn.engine import EngineConfig, WindowEngine
+
+    batch, horizon = 3, 4
+    engine = WindowEngine(GRUCore(2, 5), RegressionLoss(5, 1), EngineConfig(method="dni", sg_lr=0.1), context_size=2)
+    seen = []
+    forward = engine.synthetic_gradient.forward
+    engine.synthetic_gradient.forward = lambda flat, context=None: (seen.append(context), forward(flat, context))[1]
+    context, next_context = torch.randn(batch, 2), torch.randn(batch, 2)
+    window = Window(torch.randn(horizon, batch, 2), torch.zeros(horizon, batch, 1),
+                    next_resets=torch.zeros(batch, dtype=torch.bool), context=context, next_context=next_context)
+    state = engine.initial_state(batch)
+    for _ in range(3):
+        state, _ = engine.step(window, state)
+    assert seen[0] is next_context and seen[1] is context  # boundary prediction first, then the update
+    assert torch.count_nonzero(engine.synthetic_gradient.net[-1].weight[:, -2:]) > 0  # it learned on the context
