@@ -315,14 +315,10 @@ class WindowEngine(nn.Module):
             self._probe = (detach_state(final), boundary_grad.detach(), [])
         return metrics
 
-    def probe(self, start_state: State, predicted: Tensor, windows: list[Window]) -> dict[str, Tensor]:
-        """Compare a prediction ``M(s)`` ``[B, S]`` with the true future gradient at ``s``.
-
-        The truth is ``B d/ds sum_j discount^j L_j`` over the given windows, run from ``s`` with the
-        current parameters: the quantity M's bootstrapped target converges to, truncated after
-        ``len(windows)`` windows. The parameters have moved by those windows' updates since ``M(s)`` was
-        computed, which is the price of measuring online. Returns cosine similarity and relative error.
-        """
+    def future_gradient(self, start_state: State, windows: list[Window]) -> Tensor:
+        """``B d/ds sum_j discount^j L_j`` ``[B, S]``: the true discounted gradient at ``s`` of the given
+        windows' losses, run from ``s`` with the current parameters -- the quantity M's bootstrapped target
+        converges to, truncated after ``len(windows)`` windows, in M's per-entry units."""
         start = leaf_state(start_state)
         state, total = start, 0.0
         for j, window in enumerate(windows):
@@ -330,7 +326,16 @@ class WindowEngine(nn.Module):
             loss, _ = self.task_loss(outputs, window)
             total = total + self.config.discount**j * loss
         grads = torch.autograd.grad(total, state_tensors(start), allow_unused=True)
-        true = predicted.shape[0] * flatten_grads(grads, start)  # (B, S), in M's per-entry units
+        flat = flatten_grads(grads, start)
+        return flat.shape[0] * flat
+
+    def probe(self, start_state: State, predicted: Tensor, windows: list[Window]) -> dict[str, Tensor]:
+        """Compare a prediction ``M(s)`` ``[B, S]`` with :meth:`future_gradient` at ``s``.
+
+        The parameters have moved by the windows' updates since ``M(s)`` was computed, which is the price
+        of measuring online. Returns cosine similarity and relative error.
+        """
+        true = self.future_gradient(start_state, windows)
         cosine = F.cosine_similarity(predicted.flatten(), true.flatten(), dim=0, eps=1e-12)
         relative_error = (predicted - true).norm() / true.norm().clamp_min(1e-12)
         return {"charts/sg_cosine": cosine.detach(), "charts/sg_relative_error": relative_error.detach()}

@@ -268,8 +268,8 @@ def split_config(config: dict) -> dict[str, dict]:
     return sections
 
 
-def evaluate_checkpoint(path: str, task: str | None = None, device: str = "auto") -> dict:
-    """Rebuild the task and model of a checkpoint (of ``task``, if given) and run the task's final evaluation."""
+def load_run(path: str, task: str | None = None, device: str = "auto"):
+    """Rebuild the task and the trained engine of a checkpoint (of ``task``, if given): ``(task, engine, payload)``."""
     payload = load_checkpoint(path)
     sections = split_config(payload["config"])
     if task is not None and sections["train"]["task"] != task:
@@ -277,11 +277,17 @@ def evaluate_checkpoint(path: str, task: str | None = None, device: str = "auto"
     train_cfg = TrainConfig(**{**sections["train"], "device": device, "resume": None})
     engine_cfg = EngineConfig(**sections["engine"])
     task_class = load_task(train_cfg.task)
-    task = task_class(task_class.Config(**sections["task"]), train_cfg, resolve_device(device))
-    core = task.build_core()
-    engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg).to(resolve_device(device))
+    task_obj = task_class(task_class.Config(**sections["task"]), train_cfg, resolve_device(device))
+    core = task_obj.build_core()
+    engine = WindowEngine(core, task_obj.task_loss(core.output_size), engine_cfg).to(resolve_device(device))
     try:
         engine.load_state_dict(payload["engine"])
     except RuntimeError as error:
         raise ValueError(f"checkpoint {path} does not match its own config ({str(error).splitlines()[0]})") from None
-    return {"checkpoint": str(path), "window": payload["window"], **task.evaluate(engine, final=True)}
+    return task_obj, engine, payload
+
+
+def evaluate_checkpoint(path: str, task: str | None = None, device: str = "auto") -> dict:
+    """Rebuild the task and model of a checkpoint (of ``task``, if given) and run the task's final evaluation."""
+    task_obj, engine, payload = load_run(path, task, device)
+    return {"checkpoint": str(path), "window": payload["window"], **task_obj.evaluate(engine, final=True)}
