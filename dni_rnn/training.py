@@ -164,7 +164,6 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
                        enabled=topology.is_main)
     started = time.perf_counter()
 
-
     def checkpoint(path=checkpoint_path):
         global_state = gather_state(state, topology)  # a collective: every rank calls checkpoint()
         if not topology.is_main:
