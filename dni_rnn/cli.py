@@ -31,7 +31,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     task_parsers = train_parser.add_subparsers(dest="task", required=True, metavar="TASK", parser_class=OneLineParser)
     task_classes = {}
     for name, entry_point in sorted(available_tasks().items()):
-        task_class = entry_point.load()
+        try:
+            task_class = entry_point.load()
+        except Exception as error:  # one broken plug-in must not take the other tasks down with it
+            broken = task_parsers.add_parser(name, help=f"(cannot be loaded: {error})")
+            broken.set_defaults(load_error=f"task {name!r} cannot be loaded: {type(error).__name__}: {error}")
+            continue
         task_classes[name] = task_class
         sub = task_parsers.add_parser(name, help=(task_class.__doc__ or "").strip().split("\n")[0])
         add_dataclass_arguments(sub, TrainConfig, skip=("task",))
@@ -48,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser, task_classes = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "load_error", None):
+            raise ValueError(args.load_error)
         if args.command == "train":
             task_class = task_classes[args.task]
             train_cfg = dataclass_from_args(TrainConfig, args)
