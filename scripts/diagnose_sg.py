@@ -10,6 +10,11 @@ level and, at every window boundary, computes the true discounted future gradien
   the first half of the boundaries and scored on the second half: the ceiling for a linear ``M``;
 - the share of the truth's energy at boundaries where the next step continues the sequence.
 Low ceilings mean a linear ``M`` cannot help on this task at this level, whatever its learning rate.
+
+With ``--track W``, it instead continues training from the checkpoint for ``W`` windows at the
+checkpoint's curriculum level, with the core's learning rate set to ``--core-lr`` (0 freezes the core)
+and M's to ``--sg-lr``, and reports the SG-quality probe's mean cosine in each quarter: whether M can
+follow the future gradient when the core holds still, and when it moves.
 """
 from __future__ import annotations
 
@@ -31,6 +36,31 @@ def relative_error(prediction, truth):
     return float((prediction - truth).norm() / truth.norm().clamp_min(1e-12))
 
 
+def track(task, engine, payload, args) -> dict:
+    """Train M (and the core at ``--core-lr``) online at a fixed curriculum level; probe cosines by quarter."""
+    for group in engine.optimizer.param_groups:
+        group["lr"] = args.core_lr
+    for group in engine.sg_optimizer.param_groups:
+        group["lr"] = args.sg_lr
+    engine.config.probe_every, engine.config.probe_windows = args.probe_every, args.probe_windows
+    level = {k: payload["task"][k] for k in ("length", "repeats")}
+    state = engine.initial_state(task.train.batch_size)
+    cosines = []
+    for _ in range(args.track):
+        window, state = task.next_window(engine, state)
+        state, metrics = engine.step(window, state)
+        if "charts/sg_cosine" in metrics:
+            cosines.append(float(metrics["charts/sg_cosine"]))
+        task.length, task.repeats = level["length"], level["repeats"]  # hold the curriculum still
+    quarter = max(1, len(cosines) // 4)
+    return {
+        "checkpoint": args.checkpoint, "curriculum": level, "windows": args.track, "core_lr": args.core_lr,
+        "sg_lr": args.sg_lr, "probes": len(cosines),
+        "probe_cosine_by_quarter": [sum(cosines[i:i + quarter]) / len(cosines[i:i + quarter])
+                                    for i in range(0, quarter * 4, quarter) if cosines[i:i + quarter]],
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint")
@@ -38,6 +68,10 @@ def main(argv=None) -> int:
     parser.add_argument("--probe-windows", type=int, default=4)
     parser.add_argument("--ridge", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--track", type=int, default=0, help="train M online for this many windows instead")
+    parser.add_argument("--core-lr", type=float, default=0.0, help="with --track: the core's learning rate")
+    parser.add_argument("--sg-lr", type=float, default=1e-4, help="with --track: M's learning rate")
+    parser.add_argument("--probe-every", type=int, default=50, help="with --track: windows between probes")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -45,6 +79,9 @@ def main(argv=None) -> int:
     task.load_state_dict(payload["task"])
     if engine.synthetic_gradient is None:
         raise SystemExit("diagnose_sg: the run has no synthetic-gradient module (method bptt)")
+    if args.track:
+        print(json.dumps(track(task, engine, payload, args), indent=1))
+        return 0
     batch = task.train.batch_size
     state = engine.initial_state(batch)
     windows, states = [], []
