@@ -222,3 +222,14 @@ def test_real_data_cli_run(tmp_path):
     events.Reload()
     losses = [e.value for e in events.Scalars("losses/task")]
     assert len(losses) == 4 and losses[-1] < losses[0] - 0.3
+
+
+def test_paper_scale_configuration_smoke(corpus_dir):
+    """The documented GPU configuration (1024 units; docs/USAGE.md) builds and trains a window on a CPU."""
+    task, engine = make(corpus_dir, horizon=8, batch_size=4, hidden=1024, method="dni", embedding=128)
+    assert engine.state_size == 2 * 1024
+    state = engine.initial_state(4)
+    for _ in range(2):
+        window, state = task.next_window(engine, state)
+        state, metrics = engine.step(window, state)
+    assert math.isfinite(float(metrics["losses/task"])) and math.isfinite(float(metrics["losses/synthetic_grad"]))
