@@ -26,7 +26,7 @@ from dni_rnn.distributed import (
 )
 from dni_rnn.engine import EngineConfig, NonFiniteError, WindowEngine
 from dni_rnn.logging import RunLogger
-from dni_rnn.state import map_state
+from dni_rnn.state import map_state, state_tensors
 from dni_rnn.task import load_task
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -154,7 +154,8 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
         engine.load_state_dict(payload["engine"])
         engine.load_optimizer_state_dict(payload["optimizers"])
         task.load_state_dict(payload["task"])
-        state = shard_state(map_state(lambda t: t.to(device), payload["state"]), topology)
+        dtype = state_tensors(state)[0].dtype  # the model's: a checkpoint may come from another default dtype
+        state = shard_state(map_state(lambda t: t.to(device=device, dtype=dtype), payload["state"]), topology)
         _set_rng_state(payload["rng"])
         window, wall_before, best = payload["window"], payload["wall_seconds"], payload["best"]
 

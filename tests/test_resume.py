@@ -72,3 +72,29 @@ def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, m
     saved = load_checkpoint(tmp_path / "nan" / "checkpoint.pt")
     assert all(torch.isfinite(t).all() for t in saved["engine"].values())
     assert saved["optimizers"]["skipped_windows"] == 3
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "dni_rnn", "train", "copy", "--logdir", str(tmp_path), "--run-name", "term",
+            "--steps", "3000000", "--threads", "1", *TINY]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = tmp_path / "term"
+    deadline = time.time() + 120
+    while not list(run.glob("events.out.tfevents.*")) and time.time() < deadline:
+        time.sleep(0.2)  # wait until training has started
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and "checkpoint saved" in err and "--resume auto" in err
+    saved = load_checkpoint(run / "checkpoint.pt")
+    assert 0 < saved["window"] < 1_000_000
+    # The same command line with --resume auto and a smaller total finishes at once from there.
+    steps = str(3 * (saved["window"] + 2))
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "term", "--steps", steps, "--resume", "auto",
+                 "--threads", "1", *TINY]) == 0
+    assert load_checkpoint(run / "checkpoint.pt")["window"] == saved["window"] + 2
