@@ -1,0 +1,273 @@
+"""Report streaming-RL sweeps: results JSON, the effective-memory table (k*), and a success-vs-lag figure.
+
+    python -m scripts.report_rl --sweep logs/rl_memory [--sweep logs/rl_rp_medium ...] \
+        --results results/rl.json --figure docs/figures/rl_memory.png [--markdown docs/RL.md]
+
+A sweep directory (``scripts/sweep.py``) holds one directory per run with ``summary.json`` once the run has
+finished (written by ``RLTask.summary()``: ``env``, ``lag``, ``success_rate`` (MemoryChain), ``return``,
+over the episodes that ended in the last 10% of the run's windows) and TensorBoard events; the sweep
+directory holds ``sweep.json`` (``budget_samples``). Unfinished runs are listed, not tabulated.
+
+Outputs:
+
+* ``results/rl.json``: a list of records ``{"task": "rl", "env", "lag", "method", "horizon", "seed",
+  "budget_samples", "metric", "value", "samples", "wall_seconds", "run"}``. Metrics: ``success_rate``
+  (MemoryChain) or ``return`` (every other env), both over the final 10% of the run; and, from the
+  TensorBoard events, ``peak_success_rate`` / ``peak_return``, the best value logged during the run (a
+  run that solved a lag and then lost it shows a high peak and a low final value). Records of the sweeps
+  reported replace older records with the same ``(env, lag, method, horizon, seed, metric)``.
+* Markdown (stdout, and between ``<!-- rl-results:start -->`` and ``<!-- rl-results:end -->`` of
+  ``--markdown`` when given): for MemoryChain, ``k*`` = the largest lag whose success rate, averaged over
+  seeds, is >= 0.9 (``-`` if none), per method and ``T``, with the per-seed ``k*`` values; the mean success
+  per lag; and for other envs a table of final returns.
+* ``--figure``: mean success (over seeds, with each seed as a dot) against lag, one panel per ``T``, one
+  line per method.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+SOLVED = 0.9
+METHOD_ORDER = ("bptt", "dni", "dni_aux")
+START, END = "<!-- rl-results:start -->", "<!-- rl-results:end -->"
+RUN_NAME = re.compile(r"^rl__(?P<method>[a-z_]+?)__T(?P<horizon>\d+)__s(?P<seed>\d+)(?P<rest>.*)$")
+
+
+def peak_of(run_dir: Path, tag: str) -> float | None:
+    """The largest value of a scalar tag in a run's TensorBoard events (None if absent)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    if tag not in accumulator.Tags().get("scalars", []):
+        return None
+    return max(event.value for event in accumulator.Scalars(tag))
+
+
+def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
+    """Records of the finished runs of one sweep, and the names of the unfinished ones."""
+    manifest_path = sweep_dir / "sweep.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    budget = manifest.get("budget_samples")
+    records, unfinished = [], []
+    for run_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        match = RUN_NAME.match(run_dir.name)
+        if match is None:
+            continue
+        summary_path = run_dir / "summary.json"
+        if not summary_path.is_file():
+            unfinished.append(f"{sweep_dir.name}/{run_dir.name}")
+            continue
+        summary = json.loads(summary_path.read_text())
+        if summary.get("task") != "rl":
+            continue
+        env = summary.get("env", "?")
+        lag = summary.get("lag")
+        base = {
+            "task": "rl",
+            "env": env,
+            "lag": int(lag) if lag is not None and not math.isnan(lag) else None,
+            "method": summary["method"],
+            "horizon": summary["horizon"],
+            "seed": summary["seed"],
+            "budget_samples": budget,
+            "samples": summary["samples"],
+            "wall_seconds": summary["wall_seconds"],
+            "run": f"{sweep_dir.name}/{run_dir.name}",
+        }
+        metric = "success_rate" if "success_rate" in summary else "return"
+        records.append({**base, "metric": metric, "value": summary.get(metric, math.nan)})
+        peak = peak_of(run_dir, "charts/success_rate" if metric == "success_rate" else "charts/episodic_return")
+        if peak is not None:
+            records.append({**base, "metric": f"peak_{metric}", "value": peak})
+    return records, unfinished
+
+
+def merge(path: Path, new: list[dict]) -> list[dict]:
+    """New records replace old ones with the same (env, lag, method, horizon, seed, metric)."""
+    key = lambda r: (r["env"], r["lag"], r["method"], r["horizon"], r["seed"], r["metric"])  # noqa: E731
+    fresh = {key(r) for r in new}
+    old = json.loads(path.read_text()) if path.is_file() else []
+    return [r for r in old if key(r) not in fresh] + new
+
+
+def _methods(records):
+    present = {r["method"] for r in records}
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+
+
+def memory_tables(records: list[dict]) -> tuple[str, dict]:
+    """Markdown for MemoryChain: k* per method and T, and mean success per lag. Also the grid of means."""
+    chain = [r for r in records if r["metric"] == "success_rate" and "MemoryChain" in r["env"]]
+    peaks = {(r["method"], r["horizon"], r["lag"], r["seed"]): r["value"] for r in records
+             if r["metric"] == "peak_success_rate" and "MemoryChain" in r["env"]}
+    if not chain:
+        return "", {}
+    cells = defaultdict(list)  # (method, T, lag) -> [(seed, success)]
+    for r in chain:
+        cells[(r["method"], r["horizon"], r["lag"])].append((r["seed"], r["value"]))
+    methods, horizons = _methods(chain), sorted({r["horizon"] for r in chain})
+    lags = sorted({r["lag"] for r in chain})
+    means = {k: float(np.mean([v for _, v in vals])) for k, vals in cells.items()}
+
+    def k_star(method, horizon, seed=None):
+        solved = [lag for lag in lags if (method, horizon, lag) in cells and (
+            means[(method, horizon, lag)] >= SOLVED if seed is None
+            else any(s == seed and v >= SOLVED for s, v in cells[(method, horizon, lag)]))]
+        return max(solved) if solved else None
+
+    seeds = sorted({r["seed"] for r in chain})
+    lines = [f"**k\\*** = the largest lag whose success rate (final 10% of the run, mean over seeds) is >= {SOLVED}; "
+             "in brackets, k\\* of each seed (`-`: no lag solved).", "",
+             "| method | " + " | ".join(f"T={h}" for h in horizons) + " |",
+             "|---|" + "---|" * len(horizons)]
+    for method in methods:
+        row = []
+        for h in horizons:
+            per_seed = [k_star(method, h, s) for s in seeds if any((method, h, lag) in cells for lag in lags)]
+            k = k_star(method, h)
+            row.append(f"{k if k is not None else '-'} ({'/'.join(str(x) if x is not None else '-' for x in per_seed)})")
+        lines.append(f"| {method} | " + " | ".join(row) + " |")
+    lines += ["", "Mean success rate over seeds (n seeds), final 10% of the run; in brackets the mean of the peak "
+              "success logged during the run:", "",
+              "| method | T | " + " | ".join(f"lag {lag}" for lag in lags) + " |",
+              "|---|---|" + "---|" * len(lags)]
+    for method in methods:
+        for h in horizons:
+            row = []
+            for lag in lags:
+                vals = cells.get((method, h, lag))
+                if not vals:
+                    row.append("")
+                    continue
+                peak = [peaks[(method, h, lag, s)] for s, _ in vals if (method, h, lag, s) in peaks]
+                peak_text = f" [{np.mean(peak):.2f}]" if peak else ""
+                row.append(f"{means[(method, h, lag)]:.2f} ({len(vals)}){peak_text}")
+            lines.append(f"| {method} | {h} | " + " | ".join(row) + " |")
+    return "\n".join(lines), {"cells": cells, "means": means, "methods": methods, "horizons": horizons, "lags": lags}
+
+
+def return_table(records: list[dict]) -> str:
+    """Markdown for every env but MemoryChain: final return mean ± std over seeds, per env, method and T."""
+    rows = [r for r in records if r["metric"] == "return"]
+    if not rows:
+        return ""
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["env"], r["method"], r["horizon"])].append(r)
+    lines = ["| env | lag | method | T | final return (mean ± std, n) | peak return | budget (samples) |",
+             "|---|---|---|---|---|---|---|"]
+    peaks = {(r["env"], r["method"], r["horizon"], r["seed"]): r["value"] for r in records if r["metric"] == "peak_return"}
+    for (env, method, horizon), group in sorted(groups.items(), key=lambda kv: (kv[0][0], METHOD_ORDER.index(kv[0][1])
+                                                                                 if kv[0][1] in METHOD_ORDER else 9, kv[0][2])):
+        values = [r["value"] for r in group]
+        peak = [peaks[(env, method, horizon, r["seed"])] for r in group if (env, method, horizon, r["seed"]) in peaks]
+        lag = group[0]["lag"]
+        peak_text = f"{np.mean(peak):.3f}" if peak else ""
+        lines.append(f"| {env} | {lag if lag is not None else ''} | {method} | {horizon} | "
+                     f"{np.mean(values):.3f} ± {np.std(values):.3f} ({len(values)}) | {peak_text} | "
+                     f"{group[0]['budget_samples']} |")
+    return "\n".join(lines)
+
+
+def plot(grid: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    horizons, methods, lags = grid["horizons"], grid["methods"], grid["lags"]
+    fig, axes = plt.subplots(1, len(horizons), figsize=(4.2 * len(horizons), 3.6), sharey=True, squeeze=False)
+    colours = {"bptt": "tab:blue", "dni": "tab:red", "dni_aux": "tab:green"}
+    for ax, h in zip(axes[0], horizons):
+        for i, method in enumerate(methods):
+            xs, ys = [], []
+            for lag in lags:
+                vals = grid["cells"].get((method, h, lag))
+                if not vals:
+                    continue
+                xs.append(lag)
+                ys.append(grid["means"][(method, h, lag)])
+                jitter = 1 + 0.04 * (i - 1)
+                ax.scatter([lag * jitter] * len(vals), [v for _, v in vals], s=10, alpha=0.4,
+                           color=colours.get(method))
+            ax.plot(xs, ys, marker="o", label=method, color=colours.get(method))
+        ax.axhline(SOLVED, ls="--", lw=0.8, color="grey")
+        ax.axvline(h, ls=":", lw=0.8, color="black")
+        ax.axvline(4 * h, ls=":", lw=0.8, color="purple")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(lags, [str(lag) for lag in lags])
+        ax.set_xlabel("MemoryChain lag (memory_length)")
+        ax.set_title(f"T = {h}  (dotted: T and 4T)")
+        ax.set_ylim(0.3, 1.03)
+    axes[0][0].set_ylabel("success rate, final 10% of the run")
+    axes[0][-1].legend(loc="lower left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sweep", action="append", required=True, help="a sweep directory (repeatable)")
+    parser.add_argument("--results", default="results/rl.json")
+    parser.add_argument("--figure", default="docs/figures/rl_memory.png")
+    parser.add_argument("--markdown", default=None, help="a Markdown file whose results section is replaced")
+    args = parser.parse_args(argv)
+
+    records, unfinished = [], []
+    for sweep in args.sweep:
+        sweep_dir = Path(sweep)
+        if not sweep_dir.is_dir():
+            parser.error(f"no sweep directory {sweep}")
+        found, missing = read_sweep(sweep_dir)
+        records += found
+        unfinished += missing
+    results = Path(args.results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    all_records = merge(results, records)
+    results.write_text(json.dumps(all_records, indent=1))
+
+    memory, grid = memory_tables(all_records)
+    parts = []
+    if memory:
+        parts += ["### MemoryChain: effective memory horizon", "", memory, ""]
+        plot(grid, Path(args.figure))
+        link = os.path.relpath(args.figure, Path(args.markdown).parent) if args.markdown else args.figure
+        parts += [f"![success vs lag]({link})", ""]
+    others = return_table(all_records)
+    if others:
+        parts += ["### Other environments (final return over the last 10% of the run)", "", others, ""]
+    budgets = sorted({r["budget_samples"] for r in all_records if r["budget_samples"]})
+    parts += [f"Budgets (samples = env steps, all envs): {', '.join(str(b) for b in budgets)}. "
+              f"{len({r['run'] for r in all_records})} finished runs."]
+    if unfinished:
+        parts += ["", f"Unfinished runs (left out): {len(unfinished)}: " + ", ".join(unfinished[:20])
+                  + (" ..." if len(unfinished) > 20 else "")]
+    text = "\n".join(parts)
+    print(text)
+    if args.markdown:
+        page = Path(args.markdown)
+        content = page.read_text() if page.is_file() else ""
+        if START in content and END in content:
+            head, rest = content.split(START, 1)
+            _, tail = rest.split(END, 1)
+            content = f"{head}{START}\n{text}\n{END}{tail}"
+        else:
+            content = f"{content}\n{START}\n{text}\n{END}\n"
+        page.write_text(content)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

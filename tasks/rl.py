@@ -1,0 +1,425 @@
+"""Streaming RL: an online advantage actor-critic on the shared window engine (SPEC section 3).
+
+``dni-rnn train rl --env ID [--memory-length L] --batch-size B --horizon T --method bptt|dni|dni_aux``
+
+``B`` environments run side by side (one per stream). Every window the task *acts* ``T`` steps with the
+current weights, one core step per environment step under ``torch.no_grad()``, then hands the engine a
+:class:`~dni_rnn.engine.Window` of what it saw; the engine re-runs the window with gradients from the
+same start state (so the training forward is the acting forward: on-policy), adds the synthetic boundary
+gradient for ``dni``, and updates. The learner never waits for an episode to end.
+
+Per step ``t`` of environment ``b`` (docs/RL.md has the full story):
+
+- input ``x_t = [flatten(obs_t), one_hot(a_{t-1}), r_{t-1}]`` (``--no-prev-action`` / ``--no-prev-reward``
+  drop the last two); previous action and reward are zero on the first step of an episode;
+- the core's output feeds a policy head (categorical logits) and a value head;
+- ``a_t`` is sampled from the task's own ``torch.Generator``.
+
+NEXT_STEP autoreset. After a step that ended an episode (terminated or truncated) the next ``env.step``
+only resets: its action is ignored, its reward is 0. That *pseudo-step* is still a step of the stream
+(windows are ``T`` steps of every environment), with the ended episode's final observation as input and
+the ended episode's state (so its value ``V(final obs)`` is the bootstrap of a truncated episode), but it
+is masked out of every loss term. The state is reset before the step after it, the first step of the new
+episode, which is therefore processed from the initial state: no state and no gradient crosses episodes.
+``Window.resets[t]`` is True there; ``Window.next_resets`` is True where the step after the window is a
+pseudo-step or a first step (the ended episode has no loss left, so no synthetic gradient is injected).
+
+Targets (from the acting pass, so detached): lambda-returns within the window,
+
+    G_t = r_t + gamma * (1 - term_t) * [(1 - lam_t) V_{t+1} + lam_t G_{t+1}],  lam_t = lam * (1 - trunc_t)
+
+with ``G_T = V_T`` the value of the observation after the window (computed with one extra core step at
+the window's end), ``V_{t+1}`` after a truncation the value of the final observation (the pseudo-step's
+value). Loss, normalised by ``T * B`` in every window (masked steps count as zeros)::
+
+    sum_{t,b} valid * [ -log pi(a_t) A_t + value_coef * 0.5 (V_t - G_t)^2 - entropy_coef * H(pi_t) ] / (T B)
+
+with ``A_t = G_t - V_t`` (acting values).
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import tasks.envs as torch_envs
+from dni_rnn.config import option
+from dni_rnn.engine import Window
+from dni_rnn.state import State, reset_state
+from dni_rnn.task import Task
+from tasks.gym_adapter import TorchRecordEpisodeStatistics, TorchVectorEnv, flatten_observation
+
+NATIVE_PREFIX = "dni_rnn/"
+
+
+@dataclass
+class RLOptions:
+    env: str = option("dni_rnn/MemoryChain-v0", "Environment id: dni_rnn/... (torch-native) or any gymnasium id, e.g. popgym:popgym-RepeatPreviousEasy-v0.")
+    memory_length: int | None = option(None, "Lag of envs that take a memory_length (MemoryChain); None: the env's default.")
+    env_kwargs: str = option("{}", "JSON object of extra keyword arguments for the environment, e.g. '{\"k\": 8}'.")
+    vectorization_mode: str = option("sync", "sync or async: how gymnasium vectorises a non-dni_rnn id (through TorchVectorEnv).")
+    gamma: float = option(0.99, "Discount factor.")
+    td_lambda: float = option(0.95, "lambda of the lambda-returns computed within a window.")
+    reward_scale: float = option(1.0, "Rewards are multiplied by this for learning (returns, value targets, the previous-reward input); statistics stay raw.")
+    value_coef: float = option(0.5, "Weight of the value loss 0.5 (V - G)^2.")
+    entropy_coef: float = option(0.01, "Weight of the entropy bonus.")
+    prev_action: bool = option(True, "Feed the one-hot previous action to the core.")
+    prev_reward: bool = option(True, "Feed the previous reward to the core.")
+    final_fraction: float = option(0.1, "summary(): success rate / return over the episodes that ended in this last fraction of the run's windows.")
+
+    def __post_init__(self):
+        if self.memory_length is not None and self.memory_length < 1:
+            raise ValueError(f"--memory-length must be >= 1, got {self.memory_length}")
+        for name in ("gamma", "td_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
+        if not self.reward_scale > 0:
+            raise ValueError(f"--reward-scale must be > 0, got {self.reward_scale}")
+        for name in ("value_coef", "entropy_coef"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 < self.final_fraction <= 1.0:
+            raise ValueError(f"--final-fraction must be in (0, 1], got {self.final_fraction}")
+        if self.vectorization_mode not in ("sync", "async"):
+            raise ValueError(f"--vectorization-mode must be sync or async, got {self.vectorization_mode!r}")
+        try:
+            kwargs = json.loads(self.env_kwargs)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--env-kwargs is not valid JSON ({error})") from None
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"--env-kwargs must be a JSON object, got {self.env_kwargs!r}")
+
+
+# ----- environments -----------------------------------------------------------------------------------
+
+
+def make_envs(options: RLOptions, num_envs: int, device: torch.device) -> TorchRecordEpisodeStatistics:
+    """The ``B`` environments of the run, returning torch tensors on ``device``, with episode statistics."""
+    kwargs: dict[str, Any] = json.loads(options.env_kwargs)
+    if options.memory_length is not None:
+        kwargs["memory_length"] = options.memory_length
+    env_id = options.env
+    if env_id.startswith(NATIVE_PREFIX):
+        if env_id not in gymnasium.registry:
+            native = sorted(k for k in gymnasium.registry if k.startswith(NATIVE_PREFIX))
+            raise ValueError(f"unknown env id {env_id!r}; torch-native ids are {', '.join(native)}")
+        entry = gymnasium.registry[env_id].vector_entry_point
+        env_class = getattr(torch_envs, entry.split(":")[-1]) if isinstance(entry, str) else entry
+        accepted = inspect.signature(env_class).parameters
+        unknown = sorted(k for k in kwargs if k not in accepted)
+        if unknown:
+            raise ValueError(f"env {env_id!r} takes no argument {', '.join(unknown)}")
+        try:
+            envs = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                                      device=device, **kwargs)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"env {env_id!r}: {error}") from None
+    else:
+        try:
+            envs = TorchVectorEnv(env_id, num_envs=num_envs, vectorization_mode=options.vectorization_mode,
+                                  device=device, **kwargs)
+        except (gymnasium.error.Error, ImportError) as error:
+            raise ValueError(f"unknown env id {env_id!r} ({str(error).splitlines()[0]})") from None
+        except TypeError as error:
+            raise ValueError(f"env {env_id!r}: {error}") from None
+    if not isinstance(envs.single_action_space, gymnasium.spaces.Discrete):
+        raise ValueError(f"env {env_id!r}: only Discrete action spaces are supported, got {envs.single_action_space}")
+    return TorchRecordEpisodeStatistics(envs)
+
+
+def env_lag(env: Any) -> int | None:
+    """The memory lag of a known memory env: MemoryChain's ``memory_length``, RepeatPrevious's ``k - 1``."""
+    if isinstance(env, torch_envs.MemoryChain):
+        return env.memory_length
+    if isinstance(env, torch_envs.RepeatPrevious):
+        return env.k - 1
+    return None
+
+
+def _stateful_parts(env: Any) -> dict[str, Any]:
+    """Objects whose tensors make up a torch-native env's state: the env and its helpers (decks)."""
+    parts = {"": env}
+    for name, value in vars(env).items():
+        if type(value).__module__ == torch_envs.__name__:
+            parts[name] = value
+    return parts
+
+
+def env_state_dict(env: Any) -> dict[str, Any]:
+    """Every tensor attribute of a torch-native env (and of its decks) plus its generator state."""
+    tensors = {}
+    for prefix, part in _stateful_parts(env).items():
+        for name, value in vars(part).items():
+            if isinstance(value, Tensor):
+                tensors[f"{prefix}.{name}"] = value.clone()
+    return {"tensors": tensors, "generator": env.generator.get_state(), "has_been_reset": env._has_been_reset}
+
+
+def load_env_state_dict(env: Any, state: dict[str, Any]) -> None:
+    parts = _stateful_parts(env)
+    for key, value in state["tensors"].items():
+        prefix, name = key.split(".", 1)
+        setattr(parts[prefix], name, value.clone().to(getattr(parts[prefix], name).device))
+    env.generator.set_state(state["generator"])
+    env._has_been_reset = state["has_been_reset"]
+
+
+# ----- the learner's targets and loss --------------------------------------------------------------
+
+
+def lambda_returns(rewards: Tensor, values: Tensor, bootstrap: Tensor, terminated: Tensor, truncated: Tensor,
+                   valid: Tensor, gamma: float, lam: float) -> Tensor:
+    """Lambda-returns ``[T, B]`` within one window, 0 on masked (pseudo) steps.
+
+    ``values[t]`` is ``V(x_t)`` (acting pass), ``bootstrap`` ``[B]`` the value of the step after the
+    window. ``G_t = r_t + gamma (1 - term_t) [(1 - lam_t) V_{t+1} + lam_t G_{t+1}]``, ``lam_t = lam (1 -
+    trunc_t)``, ``G_T = V_T``: a terminated step does not bootstrap, a truncated one bootstraps from
+    ``V_{t+1}``, the value of the final observation (the pseudo-step's input), and nothing flows back
+    across an episode's end.
+    """
+    steps = rewards.shape[0]
+    next_values = torch.cat([values[1:], bootstrap.unsqueeze(0)])
+    nonterminal = (~terminated).to(values.dtype)
+    lam_t = lam * (~truncated).to(values.dtype)
+    mask = valid.to(values.dtype)
+    returns = torch.empty_like(values)
+    g = bootstrap
+    for t in reversed(range(steps)):
+        g = rewards[t] + gamma * nonterminal[t] * ((1.0 - lam_t[t]) * next_values[t] + lam_t[t] * g)
+        g = g * mask[t]
+        returns[t] = g
+    return returns
+
+
+class ActorCriticLoss(nn.Module):
+    """Policy head (categorical logits) and value head on the core's outputs; the actor-critic loss."""
+
+    def __init__(self, hidden: int, num_actions: int, value_coef: float, entropy_coef: float):
+        super().__init__()
+        self.policy = nn.Linear(hidden, num_actions)
+        self.value = nn.Linear(hidden, 1)
+        self.value_coef = value_coef
+        self.entropy_coef = entropy_coef
+        with torch.no_grad():  # a near-uniform first policy
+            self.policy.weight.mul_(0.01)
+            self.policy.bias.zero_()
+
+    def heads(self, outputs: Tensor) -> tuple[Tensor, Tensor]:
+        """``(logits [..., A], values [...])``."""
+        return self.policy(outputs), self.value(outputs).squeeze(-1)
+
+    def forward(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
+        targets = window.targets
+        logits, values = self.heads(outputs)  # (T, B, A), (T, B)
+        log_probs = F.log_softmax(logits, dim=-1)
+        log_prob = log_probs.gather(-1, targets["actions"].unsqueeze(-1)).squeeze(-1)
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
+        mask = targets["valid"].to(values.dtype)
+        count = mask.numel()  # T * B whatever the mask: the same normalisation in every window
+        policy = -(log_prob * targets["advantages"].to(values.dtype) * mask).sum() / count
+        value = 0.5 * ((values - targets["returns"].to(values.dtype)).pow(2) * mask).sum() / count
+        entropy = (entropy * mask).sum() / count
+        loss = policy + self.value_coef * value - self.entropy_coef * entropy
+        return loss, {"losses/policy": policy.detach(), "losses/value": value.detach(),
+                      "losses/entropy": entropy.detach()}
+
+
+# ----- the task -------------------------------------------------------------------------------------
+
+
+class RLTask(Task):
+    """Streaming actor-critic on batched environments (MemoryChain, popgym, ...)."""
+
+    Config = RLOptions
+
+    def __init__(self, options: RLOptions, train, device):
+        super().__init__(options, train, device)
+        self.batch = train.batch_size
+        self.envs = make_envs(options, self.batch, device)
+        env = self.envs.unwrapped
+        self.native = isinstance(env, torch_envs.TorchBatchedEnv)
+        self.lag = env_lag(env)
+        self.is_memory_chain = isinstance(env, torch_envs.MemoryChain)
+        self.observation_space = self.envs.single_observation_space
+        self.num_actions = int(self.envs.single_action_space.n)
+        self.observation_size = gymnasium.spaces.flatdim(self.observation_space)
+        self.input_size = (self.observation_size + (self.num_actions if options.prev_action else 0)
+                           + (1 if options.prev_reward else 0))
+        self._start_episodes(seed=train.seed)
+        # episode statistics, on the device: [episodes ended, sum of returns, sum of lengths, successes]
+        self._window_stats: list[Tensor] = []
+        self._log_sums = torch.zeros(4, device=device)
+        self._windows_since_log = 0
+
+    def _start_episodes(self, seed: int) -> None:
+        observation, _ = self.envs.reset(seed=seed)
+        self._observation = flatten_observation(self.observation_space, observation)
+        self._prev_action = torch.zeros(self.batch, dtype=torch.long, device=self.device)
+        self._prev_reward = torch.zeros(self.batch, device=self.device)
+        self._first = torch.ones(self.batch, dtype=torch.bool, device=self.device)  # reset before the next step
+        self._pseudo = torch.zeros(self.batch, dtype=torch.bool, device=self.device)  # the next step only resets
+
+    def task_loss(self, core_output_size: int) -> nn.Module:
+        return ActorCriticLoss(core_output_size, self.num_actions, self.options.value_coef, self.options.entropy_coef)
+
+    # ----- acting -----------------------------------------------------------------------------------
+
+    def _input(self, dtype: torch.dtype) -> Tensor:
+        """``x = [obs, one_hot(prev action), prev reward]`` ``[B, F]``; previous action/reward 0 on a first step."""
+        parts = [self._observation]
+        keep = (~self._first).to(torch.float32).unsqueeze(-1)
+        if self.options.prev_action:
+            parts.append(F.one_hot(self._prev_action, self.num_actions).to(torch.float32) * keep)
+        if self.options.prev_reward:
+            parts.append(self._prev_reward.to(torch.float32).unsqueeze(-1) * keep)
+        return torch.cat(parts, dim=-1).to(dtype)
+
+    def _core_step(self, engine, x: Tensor, state: State, reset: Tensor, initial: State) -> tuple[Tensor, State]:
+        """One step of the core from ``state``, reset first where ``reset`` (as the core does it in a window)."""
+        state = reset_state(state, initial, reset)
+        outputs, state = engine.core(x.unsqueeze(0), state)
+        return outputs[0], state
+
+    @torch.no_grad()
+    def next_window(self, engine, state: State) -> tuple[Window, State]:
+        horizon, batch, device = self.train.horizon, self.batch, self.device
+        dtype = next(engine.core.parameters()).dtype
+        initial = engine.initial_state(batch, device, dtype)
+        heads = engine.task_loss.heads
+        inputs = torch.empty(horizon, batch, self.input_size, device=device, dtype=dtype)
+        resets = torch.empty(horizon, batch, dtype=torch.bool, device=device)
+        valid = torch.empty(horizon, batch, dtype=torch.bool, device=device)
+        actions = torch.empty(horizon, batch, dtype=torch.long, device=device)
+        rewards = torch.empty(horizon, batch, device=device, dtype=dtype)
+        terminated = torch.empty(horizon, batch, dtype=torch.bool, device=device)
+        truncated = torch.empty(horizon, batch, dtype=torch.bool, device=device)
+        values = torch.empty(horizon, batch, device=device, dtype=dtype)
+        episode_returns = torch.empty(horizon, batch, device=device)
+        episode_lengths = torch.empty(horizon, batch, device=device)
+        ended = torch.empty(horizon, batch, dtype=torch.bool, device=device)
+        acting = state
+        for t in range(horizon):
+            x = self._input(dtype)
+            inputs[t], resets[t], valid[t] = x, self._first, ~self._pseudo
+            outputs, acting = self._core_step(engine, x, acting, self._first, initial)
+            logits, value = heads(outputs)
+            probs = torch.softmax(logits.float(), dim=-1)
+            action = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+            observation, reward, term, trunc, infos = self.envs.step(action)
+            reward = reward * self.options.reward_scale if self.options.reward_scale != 1.0 else reward
+            actions[t], rewards[t], terminated[t], truncated[t], values[t] = action, reward, term, trunc, value
+            ended[t] = infos["_episode"]
+            episode_returns[t] = infos["episode"]["r"]
+            episode_lengths[t] = infos["episode"]["l"]
+            self._observation = flatten_observation(self.observation_space, observation)
+            self._prev_action, self._prev_reward = action, reward
+            self._first, self._pseudo = self._pseudo, term | trunc
+        self.acting_state = acting  # where acting ended: the engine's training forward ends there too
+        # V of the step after the window: the bootstrap of G_T (one extra step, its state discarded)
+        outputs, _ = self._core_step(engine, self._input(dtype), acting, self._first, initial)
+        bootstrap = heads(outputs)[1]
+        opts = self.options
+        returns = lambda_returns(rewards, values, bootstrap, terminated, truncated, valid, opts.gamma, opts.td_lambda)
+        targets = {
+            "actions": actions,
+            "rewards": rewards,
+            "terminated": terminated,
+            "truncated": truncated,
+            "valid": valid,
+            "values": values,
+            "bootstrap": bootstrap,
+            "returns": returns,
+            "advantages": (returns - values) * valid.to(dtype),
+        }
+        self._record(ended, episode_returns, episode_lengths, rewards)
+        next_resets = self._first | self._pseudo
+        return Window(inputs, targets, valid.to(dtype), resets, next_resets), state
+
+    # ----- statistics -----------------------------------------------------------------------------
+
+    def _record(self, ended: Tensor, returns: Tensor, lengths: Tensor, rewards: Tensor) -> None:
+        ended_f = ended.to(torch.float32)
+        success = (ended & (rewards > 0)).to(torch.float32) if self.is_memory_chain else torch.zeros_like(ended_f)
+        stats = torch.stack([ended_f.sum(), (returns * ended_f).sum(), (lengths * ended_f).sum(), success.sum()])
+        self._window_stats.append(stats)
+        self._log_sums += stats
+        self._windows_since_log += 1
+
+    def observe(self, metrics: dict[str, Tensor]) -> dict[str, float]:
+        """Every ``--log-every`` windows (one host sync): the episodes that ended since the last point."""
+        if self._windows_since_log < self.train.log_every:
+            return {}
+        count, total_return, total_length, successes = self._log_sums.tolist()
+        self._log_sums.zero_()
+        self._windows_since_log = 0
+        if count == 0:
+            return {}
+        scalars = {"charts/episodic_return": total_return / count, "charts/episodic_length": total_length / count}
+        if self.is_memory_chain:
+            scalars["charts/success_rate"] = successes / count
+        return scalars
+
+    def final_stats(self) -> dict[str, float]:
+        """Episodes that ended in the last ``final_fraction`` of the windows run so far."""
+        if not self._window_stats:
+            return {}
+        windows = len(self._window_stats)
+        last = max(1, math.ceil(self.options.final_fraction * windows))
+        count, total_return, total_length, successes = torch.stack(self._window_stats[-last:]).sum(0).tolist()
+        out = {"final_windows": float(last), "final_episodes": count,
+               "return": total_return / count if count else math.nan,
+               "episode_length": total_length / count if count else math.nan}
+        if self.is_memory_chain:
+            out["success_rate"] = successes / count if count else math.nan
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"env": self.options.env, **self.final_stats()}
+        if self.lag is not None:
+            out["lag"] = float(self.lag)
+        return out
+
+    # ----- checkpoints ----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Generator, acting carry, statistics, and for torch-native envs the envs' whole state (exact resume).
+
+        A gymnasium env behind the adapter (popgym...) cannot be saved: on resume its episodes restart.
+        """
+        out = {
+            **super().state_dict(),
+            "window_stats": torch.stack(self._window_stats) if self._window_stats else None,
+            "log_sums": self._log_sums.clone(),
+            "windows_since_log": self._windows_since_log,
+        }
+        if self.native:
+            out["carry"] = {name: getattr(self, name).clone() for name in
+                            ("_observation", "_prev_action", "_prev_reward", "_first", "_pseudo")}
+            out["env"] = env_state_dict(self.envs.unwrapped)
+            out["episode_statistics"] = {name: getattr(self.envs, name).clone() for name in
+                                         ("episode_returns", "episode_lengths", "_previous_done")}
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        stats = state["window_stats"]
+        self._window_stats = [] if stats is None else list(stats.to(self.device).unbind(0))
+        self._log_sums = state["log_sums"].to(self.device).clone()
+        self._windows_since_log = state["windows_since_log"]
+        if self.native and "env" in state:
+            load_env_state_dict(self.envs.unwrapped, state["env"])
+            for name, value in state["episode_statistics"].items():
+                setattr(self.envs, name, value.to(self.device).clone())
+            for name, value in state["carry"].items():
+                setattr(self, name, value.to(self.device).clone())
+        else:
+            # New episodes, from a seed that depends on how far the run got; the carried core state is
+            # reset at their first step.
+            self._start_episodes(seed=self.train.seed + 1_000_003 * len(self._window_stats))

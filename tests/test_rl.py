@@ -1,0 +1,216 @@
+"""Streaming RL task: windows and the pseudo-step, lambda-returns, on-policy forward, CLI runs, learning."""
+import json
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dni_rnn.checkpoint import load_checkpoint
+from dni_rnn.cli import main
+from dni_rnn.engine import EngineConfig, WindowEngine
+from dni_rnn.training import TrainConfig, train
+from tasks.rl import RLOptions, RLTask, lambda_returns
+
+
+def make(horizon=5, batch=3, method="bptt", hidden=8, **options):
+    options.setdefault("memory_length", 2)
+    train_cfg = TrainConfig(task="rl", horizon=horizon, batch_size=batch, steps=1000, hidden=hidden)
+    task = RLTask(RLOptions(**options), train_cfg, torch.device("cpu"))
+    core = task.build_core()
+    engine = WindowEngine(core, task.task_loss(core.output_size), EngineConfig(method=method))
+    return task, engine
+
+
+def stream(task, engine, windows):
+    state = engine.initial_state(task.batch)
+    out = []
+    for _ in range(windows):
+        window, state = task.next_window(engine, state)
+        out.append(window)
+        state = task.acting_state
+    return out
+
+
+def test_window_shapes_resets_and_pseudo_steps():
+    task, engine = make(horizon=5, batch=3)  # MemoryChain, lag 2: 3 steps per episode, then a pseudo-step
+    windows = stream(task, engine, 6)
+    w = windows[0]
+    assert w.inputs.shape == (5, 3, 3 + 2 + 1)  # obs (time, query, context) + one-hot previous action + reward
+    for key in ("actions", "rewards", "terminated", "truncated", "valid", "values", "returns", "advantages"):
+        assert w.targets[key].shape == (5, 3), key
+    assert w.targets["bootstrap"].shape == (3,) and w.resets.shape == (5, 3) and w.next_resets.shape == (3,)
+    # all episodes start together: steps 0, 1, 2 (decision, terminated), 3 = pseudo-step, 4 = first step...
+    assert w.resets[:, 0].tolist() == [True, False, False, False, True]
+    assert w.targets["valid"][:, 0].tolist() == [True, True, True, False, True]
+    assert w.targets["terminated"][:, 0].tolist() == [False, False, True, False, False]
+
+    cat = {key: torch.cat([x.targets[key] for x in windows]) for key in ("terminated", "truncated", "valid", "rewards")}
+    resets = torch.cat([x.resets for x in windows])
+    inputs = torch.cat([x.inputs for x in windows])
+    pseudo, done = ~cat["valid"], cat["terminated"] | cat["truncated"]
+    assert torch.equal(pseudo[1:], done[:-1]) and not pseudo[0].any()  # the step after a done step only resets
+    assert torch.equal(resets[1:], pseudo[:-1]) and resets[0].all()  # reset before the step after it
+    assert cat["rewards"][pseudo].eq(0).all() and not done[pseudo].any()
+    assert inputs[resets][:, 3:].eq(0).all()  # no previous action/reward on an episode's first step
+    assert inputs[~resets][:, 3:5].sum(-1).eq(1).all()  # one-hot previous action elsewhere
+    for this, following in zip(windows[:-1], windows[1:]):  # next step is a pseudo-step or an episode's first
+        assert torch.equal(this.next_resets, following.resets[0] | ~following.targets["valid"][0])
+    assert any(x.next_resets.any() for x in windows) and not all(x.next_resets.all() for x in windows)
+
+
+def test_pseudo_steps_are_masked_out_of_every_loss_term():
+    task, engine = make(horizon=5, batch=3)
+    window = stream(task, engine, 1)[0]
+    pseudo = ~window.targets["valid"]
+    assert pseudo.any()
+    outputs = torch.randn(5, 3, 8, requires_grad=True)
+    loss, metrics = engine.task_loss(outputs, window)
+    (grad,) = torch.autograd.grad(loss, outputs)
+    assert grad[pseudo].eq(0).all() and grad[~pseudo].abs().sum() > 0
+    scrambled = {**window.targets}
+    for key in ("returns", "advantages"):
+        scrambled[key] = torch.where(pseudo, torch.full_like(window.targets[key], 1e3), window.targets[key])
+    scrambled["actions"] = torch.where(pseudo, 1 - window.targets["actions"], window.targets["actions"])
+    loss2, metrics2 = engine.task_loss(outputs, window._replace(targets=scrambled))
+    assert torch.equal(loss, loss2)
+    assert set(metrics) == {"losses/policy", "losses/value", "losses/entropy"}
+    assert all(not m.requires_grad for m in metrics.values())
+
+
+def reference_lambda_returns(r, v, boot, term, trunc, valid, gamma, lam):
+    """Forward view, one step at a time: G^lam = (1-lam) sum_{n<N} lam^(n-1) G^(n) + lam^(N-1) G^(N), where
+    N counts the steps to the window's or the episode's end; a terminated episode's G^(n) does not bootstrap,
+    a truncated one's bootstraps from the value of its final observation (the next step's value)."""
+    steps = len(r)
+    values = list(v) + [boot]
+    out = []
+    for t in range(steps):
+        if not valid[t]:
+            out.append(0.0)
+            continue
+        n_step, total, discount = [], 0.0, 1.0
+        for k in range(t, steps):
+            total += discount * r[k]
+            discount *= gamma
+            if term[k]:
+                n_step.append(total)
+                break
+            n_step.append(total + discount * values[k + 1])
+            if trunc[k]:
+                break
+        n = len(n_step)
+        out.append(sum((1 - lam) * lam ** (i - 1) * n_step[i - 1] for i in range(1, n)) + lam ** (n - 1) * n_step[-1])
+    return out
+
+
+def test_lambda_returns_match_a_per_step_reference():
+    F_, T_ = False, True
+    columns = [  # rewards, terminated, truncated, valid (pseudo-step after every end)
+        ([0.0, 0.0, 1.0, 0.0, 0.0, 0.5, 0.0], [F_, F_, T_, F_, F_, F_, F_], [F_] * 7, [T_, T_, T_, F_, T_, T_, T_]),
+        ([1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0], [F_] * 7, [F_, T_, F_, F_, F_, F_, F_], [T_, T_, F_, T_, T_, T_, T_]),
+        ([0.3, -0.2, 0.0, 0.7, 0.1, 0.0, -1.0], [F_] * 7, [F_] * 7, [T_] * 7),
+        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0], [F_, F_, F_, F_, F_, F_, T_], [F_] * 7, [F_, T_, T_, T_, T_, T_, T_]),
+    ]
+    gen = torch.Generator().manual_seed(1)
+    values = torch.randn(7, 4, generator=gen)
+    bootstrap = torch.randn(4, generator=gen)
+    stack = lambda i, dtype: torch.tensor([c[i] for c in columns], dtype=dtype).T  # noqa: E731
+    rewards, term, trunc, valid = stack(0, torch.float64), stack(1, torch.bool), stack(2, torch.bool), stack(3, torch.bool)
+    for gamma, lam in [(0.99, 0.95), (0.9, 0.0), (0.8, 1.0)]:
+        got = lambda_returns(rewards, values, bootstrap, term, trunc, valid, gamma, lam)
+        for b, (r, te, tr, va) in enumerate(columns):
+            want = reference_lambda_returns(r, values[:, b].tolist(), bootstrap[b].item(), te, tr, va, gamma, lam)
+            assert torch.allclose(got[:, b], torch.tensor(want)), (gamma, lam, b)
+
+
+@pytest.mark.parametrize("method", ["bptt", "dni"])
+def test_acting_forward_equals_the_training_forward(method):
+    task, engine = make(horizon=5, batch=3, method=method, hidden=8)
+    state = engine.initial_state(3)
+    window, state = task.next_window(engine, state)
+    state, _ = engine.step(window, state)  # move the weights and the carried state off their start
+    start = state
+    window, state = task.next_window(engine, state)
+    assert window.resets[1:].any() and not window.resets[0].all()  # a reset in the middle, a carried start
+    assert state is start  # the carried state is handed back unchanged
+    outputs, final = engine.core(window.inputs, start, window.resets)
+    logits, values = engine.task_loss.heads(outputs)
+    assert torch.allclose(values, window.targets["values"], atol=1e-12)
+    for a, b in zip(final, task.acting_state):
+        assert torch.allclose(a, b, atol=1e-12)
+    carried, _ = engine.step(window, start)
+    for a, b in zip(carried, task.acting_state):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+def tags(run_dir):
+    accumulator = EventAccumulator(str(run_dir))
+    accumulator.Reload()
+    return accumulator.Tags()["scalars"]
+
+
+TINY = ["--horizon", "4", "--batch-size", "8", "--hidden", "16", "--log-every", "2", "--no-progress"]
+
+
+@pytest.mark.parametrize("method", ["bptt", "dni"])
+def test_cli_run_writes_episode_charts(tmp_path, capsys, method):
+    code = main(["train", "rl", "--method", method, "--memory-length", "3", "--steps", "40",
+                 "--logdir", str(tmp_path), "--run-name", "run", *TINY])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["lag"] == 3 and summary["env"] == "dni_rnn/MemoryChain-v0" and 0 <= summary["success_rate"] <= 1
+    scalars = tags(tmp_path / "run")
+    for tag in ("charts/episodic_return", "charts/episodic_length", "charts/success_rate",
+                "losses/value", "losses/policy", "losses/entropy"):
+        assert tag in scalars, tag
+
+
+def test_popgym_env_through_the_adapter(tmp_path, capsys):
+    code = main(["train", "rl", "--env", "popgym:popgym-RepeatPreviousEasy-v0", "--steps", "64",
+                 "--logdir", str(tmp_path), "--run-name", "pop", *TINY])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["windows"] == 16 and summary["final_episodes"] >= 0
+    assert "charts/episodic_return" in tags(tmp_path / "pop")  # 51-step episodes ended within the 64 steps
+
+
+def test_resume_is_bit_identical(tmp_path, capsys):
+    args = ["--method", "dni", "--memory-length", "3", "--seed", "2", *TINY]
+    assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "full", "--steps", "48", *args]) == 0
+    assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "24", *args]) == 0
+    assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "48", "--resume", "auto",
+                 *args]) == 0
+    full, half = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "half" / "checkpoint.pt")
+    for name, tensor in full["engine"].items():
+        assert torch.equal(tensor, half["engine"][name]), name
+    assert torch.equal(full["task"]["window_stats"], half["task"]["window_stats"])
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"env": "dni_rnn/NoSuchEnv-v0"}, "unknown env id"),
+    ({"env": "NoSuchEnvAnywhere-v9"}, "unknown env id"),
+    ({"memory_length": 0}, "memory-length must be >= 1"),
+    ({"env": "dni_rnn/RepeatPreviousEasy-v0", "memory_length": 4}, "takes no argument memory_length"),
+    ({"env_kwargs": "[1]"}, "JSON object"),
+    ({"gamma": 1.5}, "gamma"),
+    ({"reward_scale": 0.0}, "reward-scale"),
+])
+def test_bad_input_is_one_line_value_error(options, message):
+    with pytest.raises(ValueError, match=message) as error:
+        make(**{"memory_length": None, **options})
+    assert "\n" not in str(error.value)
+
+
+def test_cli_bad_env_exits_with_one_line(tmp_path, capsys):
+    code = main(["train", "rl", "--env", "dni_rnn/Nope-v0", "--steps", "8", "--logdir", str(tmp_path), *TINY])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "unknown env id" in err
+
+
+def test_bptt_learns_memory_chain_lag_2(tmp_path):
+    torch.set_default_dtype(torch.float32)
+    train_cfg = TrainConfig(task="rl", horizon=4, batch_size=64, steps=1200, hidden=32, seed=0, progress=False,
+                            logdir=str(tmp_path), run_name="learn", log_every=1000)
+    summary = train(train_cfg, EngineConfig(method="bptt"), RLOptions(memory_length=2))
+    assert summary["success_rate"] >= 0.9, summary
