@@ -698,8 +698,11 @@ def plot_ptb_bpc(runs: list[Run], path: Path, target: float | None) -> Path | No
     return path
 
 
-def make_figures(runs: list[Run], records: list[dict], figures_dir) -> list[Path]:
-    """Every figure the finished runs allow, task by task; returns the files written."""
+def make_figures(runs: list[Run], records: list[dict], figures_dir, probe_exclude=()) -> list[Path]:
+    """Every figure the finished runs allow, task by task; returns the files written.
+
+    ``probe_exclude``: names of runs whose probe curves are left out of the ``sg_cosine`` figures.
+    """
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -720,7 +723,7 @@ def make_figures(runs: list[Run], records: list[dict], figures_dir) -> list[Path
             written.append(plot_final_vs_horizon(task, records, figures_dir / f"{task}_final_vs_T.png"))
         if task == "ptb":
             written.append(plot_ptb_bpc(task_runs, figures_dir / "ptb_bpc_valid.png", ptb_targets(task_runs)[1]))
-        sg_runs = [r for r in task_runs if r.method in ("dni", "dni_aux")]
+        sg_runs = [r for r in task_runs if r.method in ("dni", "dni_aux") and r.path.name not in probe_exclude]
         if sg_runs:
             written.append(plot_curves_by_horizon(sg_runs, "charts/sg_cosine", figures_dir / f"{task}_sg_cosine.png",
                                                   f"{label}: synthetic-gradient probe cosine vs samples seen",
@@ -731,7 +734,7 @@ def make_figures(runs: list[Run], records: list[dict], figures_dir) -> list[Path
 # ----- the whole report ----------------------------------------------------------------------------
 
 def write_report(sweep_dirs, results_dir="results", figures_dir="docs/figures", markdown_path=None,
-                 echo: bool = False) -> dict:
+                 echo: bool = False, probe_exclude=()) -> dict:
     """Write results JSON, figures and the Markdown page for ``sweep_dirs``.
 
     Returns ``{"records", "results", "figures", "markdown", "markdown_path"}``.
@@ -741,7 +744,7 @@ def write_report(sweep_dirs, results_dir="results", figures_dir="docs/figures", 
     runs = finished_runs(sweeps)
     records = run_records(runs)
     results = write_results(records, results_dir, sweep_dirs) if records else []
-    figures = make_figures(runs, records, figures_dir)
+    figures = make_figures(runs, records, figures_dir, probe_exclude)
     if markdown_path is None:
         markdown_path = Path("docs") / f"results_{'_'.join(s.name for s in sweeps)}.md"
     markdown_path = Path(markdown_path)
@@ -761,6 +764,8 @@ def parse_args(argv=None):
     parser.add_argument("--results", default="results", help="directory of the <task>.json results files")
     parser.add_argument("--figures", default="docs/figures", help="directory of the PNG figures")
     parser.add_argument("--markdown", default=None, help="Markdown page; default docs/results_<sweep names>.md")
+    parser.add_argument("--probe-exclude", nargs="*", default=[], metavar="RUN",
+                        help="run names whose SG-probe curves are left out of the sg_cosine figures")
     args = parser.parse_args(argv)
     args.sweep = [p for group in args.sweep for p in group]
     return args
@@ -769,7 +774,8 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        out = write_report(args.sweep, args.results, args.figures, args.markdown, echo=True)
+        out = write_report(args.sweep, args.results, args.figures, args.markdown, echo=True,
+                           probe_exclude=set(args.probe_exclude))
     except FileNotFoundError as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
