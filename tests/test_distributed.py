@@ -11,10 +11,18 @@ ARGS = ["--horizon", "3", "--batch-size", "4", "--hidden", "8", "--no-progress",
         "--threshold", "2.0", "--check-every", "2", "--seed", "1"]
 
 
+# --standalone: a fresh rendezvous on a free port for every launch, so back-to-back launches never meet
+# the previous one's socket.
+LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "dni_rnn"]
+
+
 def torchrun(*args):
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "dni_rnn", *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = subprocess.run([*LAUNCH, *args], capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "Signal 6 (SIGABRT)" in result.stderr:
+        # Seen once in CI on a loaded machine: a gloo worker aborted while connecting (not reproducible in
+        # dozens of launches). Relaunching is safe: the run resumes from its own checkpoint or starts over.
+        result = subprocess.run([*LAUNCH, *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
     return result
 
 
@@ -38,7 +46,7 @@ def test_two_processes_equal_one_and_resume(tmp_path, capsys):
 
 
 def test_batch_must_split_evenly(tmp_path):
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "dni_rnn", "train", "copy",
-               "--logdir", str(tmp_path), "--steps", "6", "--horizon", "3", "--batch-size", "3", "--no-progress"]
+    command = [*LAUNCH, "train", "copy", "--logdir", str(tmp_path), "--steps", "6", "--horizon", "3", "--batch-size", "3",
+               "--no-progress"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "cannot be split evenly over 2 processes" in result.stderr
