@@ -179,10 +179,10 @@ class WindowEngine(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
         return self.core.initial_state(batch_size, device, dtype)
 
-    def boundary_grad(self, final_state: State, window: Window) -> Tensor:
-        """``M(s_T)`` for the window's end, ``[B, S]``, zero where the next step starts a new episode."""
+    def boundary_grad(self, flat_final: Tensor, window: Window) -> Tensor:
+        """``M(s_T)`` for the flattened window end ``[B, S]``, zero where the next step starts a new episode."""
         with torch.no_grad():
-            grad = self.synthetic_gradient(flatten_state(final_state), window.next_context)
+            grad = self.synthetic_gradient(flat_final.detach(), window.next_context)
             if self.config.sg_clip_prediction is not None:
                 grad = grad.clamp(-self.config.sg_clip_prediction, self.config.sg_clip_prediction)
             if window.next_resets is not None:
@@ -218,8 +218,8 @@ class WindowEngine(nn.Module):
 
         inject_scale = 0.0
         if sg is not None:
-            boundary_grad = self.boundary_grad(final, window)  # (B, S)
             flat_final = flatten_state(final)  # (B, S)
+            boundary_grad = self.boundary_grad(flat_final, window)  # (B, S)
             inject_scale = cfg.sg_scale if self.windows_seen >= cfg.sg_warmup_windows else 0.0
             batch = flat_final.shape[0]
             if inject_scale:

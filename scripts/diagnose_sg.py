@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     features, truths, predictions = [], [], []
     for k in range(args.windows):
         truth = engine.future_gradient(states[k], windows[k + 1 : k + 1 + args.probe_windows])  # (B, S)
-        predicted = engine.boundary_grad(states[k], windows[k])  # M(s_T), masked where a sequence starts
+        predicted = engine.boundary_grad(flatten_state(states[k]), windows[k])  # M(s_T), masked where a sequence starts
         features.append(flatten_state(states[k]))
         truths.append(truth)
         predictions.append(predicted)

@@ -72,7 +72,7 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     # per-entry units, B times the gradient of the batch-mean loss), and record delta_0.
     engine = probe_engine(core, loss, method="dni", sg_scale=1.0)
     oracle = iter([BATCH * g for g in true_at_starts[1:]] + [torch.zeros_like(true_at_starts[0])])
-    engine.boundary_grad = lambda final, window: next(oracle) * (~window.next_resets).unsqueeze(-1)
+    engine.boundary_grad = lambda flat_final, window: next(oracle) * (~window.next_resets).unsqueeze(-1)
     deltas = []
     update = engine._update_synthetic_gradient
     engine._update_synthetic_gradient = lambda sg, start, target, window: (deltas.append(target), update(sg, start, target, window))[1]
