@@ -10,14 +10,10 @@ For one window (SPEC section 1), with ``s_0`` the carried state made a leaf and 
     loss_M       = sum_b ||M(s_0[b]) - delta_0[b]||^2 / B   (entries reset at step 0 excluded)
 
 then the optimisers step and ``s_T`` (detached) is carried into the next window. ``bptt`` is the same
-call without ``M``; ``M == 0`` gives exactly truncated BPTT.
-
-Units of ``M``: task losses are means over the batch, so the gradient that reaches entry ``b``'s state
-carries a factor ``1/B``. ``M`` predicts the gradient *without* that factor (the gradient of the entry's
-own loss), and the ``1/B`` is applied where it is injected. This is SPEC section 1 exactly, with the
-injected vector ``scale * M(s_T) / B``; it keeps M's targets on one scale whatever the batch size.
-Without it the targets are ~1/B smaller, and Adam, whose steps do not shrink with the gradient,
-leaves M's predictions with noise several times larger than the targets.
+call without ``M``; ``M == 0`` gives exactly truncated BPTT. The boundary itself (``M``, its optimiser, the
+injection and ``delta_0``) is :class:`~dni_rnn.boundary.SyntheticBoundary`, usable in any loop; this engine
+adds the optimiser of the core, clipping, the NaN guard, ``dni_aux``, n-step / lambda targets
+(:mod:`dni_rnn.targets`) and the SG-quality probe (:mod:`dni_rnn.probe`).
 
 ``dni_aux`` ("DNI + Aux", this toolkit's definition; SPEC section 1): a linear head on the core's
 output at every step of the window predicts ``g = M(s_T)``, the (stopgrad) synthetic gradient at the
@@ -25,23 +21,20 @@ window's end, with a squared error summed over the state and averaged over the w
 entries, weighted by ``aux_weight``. Steps before the last reset of an entry inside the window belong to
 an earlier episode and are left out. The aux gradient reaches the core, so ``delta_0`` is the gradient
 of the whole objective the core is trained on (task + aux).
-
-Untied discount: the bootstrap target for ``M`` is ``delta_0 = B dL/ds_0 + discount * J^T g`` while the
-parameters see ``scale * g``. When ``discount == scale`` (the default) one backward gives both; otherwise a
-second, state-only backward of ``<g, s_T>`` supplies ``J^T g``. During the warm-up (``M`` learns, nothing
-is injected) the injected scale is 0 and the target keeps ``discount``.
 """
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary, check_range
 from dni_rnn.config import option
+from dni_rnn.probe import SGProbe
 from dni_rnn.state import (
     State,
     detach_state,
@@ -51,7 +44,7 @@ from dni_rnn.state import (
     state_size,
     state_tensors,
 )
-from dni_rnn.synthetic_gradient import SyntheticGradient
+from dni_rnn.targets import lambda_target
 
 METHODS = ("bptt", "dni", "dni_aux")
 
@@ -93,6 +86,10 @@ class EngineConfig:
     grad_clip: float | None = option(1.0, "Max global grad norm of the core and readout; None: no clipping.")
     sg_grad_clip: float | None = option(1.0, "Max global grad norm of M; None: no clipping.")
     aux_weight: float = option(1.0, "Weight of the dni_aux loss.")
+    sg_target_windows: int = option(1, "n: M's target backpropagates through n windows before it bootstraps (1: the paper's one-window target).")
+    sg_lambda: float = option(1.0, "lambda in [0, 1] of M's target over its n windows (1: n-step target; 0: one-window target).")
+    sg_target_ema: float = option(0.0, "tau of a slowly updated target copy of M for the bootstrap (M' <- (1-tau) M' + tau M); 0: bootstrap with M.")
+    sg_shuffle: bool = option(False, "Control: permute M's injected predictions across the batch (M still learns unshuffled).")
     probe_every: int = option(0, "Every k windows compare M(s_T) with the true discounted gradient of the next windows; 0: off.")
     probe_windows: int = option(4, "P, how many future windows the SG-quality probe backpropagates through.")
     max_bad_windows: int = option(10, "Stop after this many consecutive windows with a non-finite loss or gradient.")
@@ -103,72 +100,116 @@ class EngineConfig:
         for name in ("lr", "sg_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("sg_scale", "aux_weight"):
+            check_range(name, getattr(self, name), 0.0)
+        for name in ("bootstrap_discount", "sg_clip_prediction", "grad_clip", "sg_grad_clip"):
+            if getattr(self, name) is not None:
+                check_range(name, getattr(self, name), 0.0)
         for name in ("sg_warmup_windows", "probe_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.probe_windows < 1 or self.max_bad_windows < 1:
-            raise ValueError("probe_windows and max_bad_windows must be >= 1")
+        if self.probe_windows < 1 or self.max_bad_windows < 1 or self.sg_target_windows < 1:
+            raise ValueError("probe_windows, max_bad_windows and sg_target_windows must be >= 1")
+        check_range("sg_lambda", self.sg_lambda, 0.0, 1.0)
+        check_range("sg_target_ema", self.sg_target_ema, 0.0, 1.0)
         self.sg_hidden = tuple(self.sg_hidden)
+        if any(width < 1 for width in self.sg_hidden):
+            raise ValueError(f"sg_hidden widths must be >= 1, got {self.sg_hidden}")
 
     @property
     def discount(self) -> float:
         return self.sg_scale if self.bootstrap_discount is None else self.bootstrap_discount
 
 
+
+
 class NonFiniteError(RuntimeError):
     """Raised after ``max_bad_windows`` consecutive windows with a non-finite loss or gradient."""
 
 
+def default_optimizer(lr: float) -> OptimizerFactory:
+    """Adam at ``lr``; fused (one kernel per step instead of one op per tensor: 2x faster on a CPU)."""
+    return lambda params: torch.optim.Adam(params, lr=lr, fused=True)
+
+
 class WindowEngine(nn.Module):
-    """Trains a core and a task loss window by window with ``bptt``, ``dni`` or ``dni_aux``.
+    """Trains a core and a head window by window with ``bptt``, ``dni`` or ``dni_aux``.
 
     Args:
         core: a core following the protocol of :mod:`dni_rnn.cores` (with an ``output_size``).
-        task_loss: module called as ``task_loss(outputs, window) -> (loss, metrics)``; ``outputs`` are the
-            core's ``[T, B, output_size]``; ``loss`` a scalar normalised the same way in every window
-            (e.g. a mean over steps and batch), ``metrics`` a dict of detached tensors. Its parameters
-            (the readout) are trained with the core. It must not have side effects: the probe calls it too.
+        task_loss: the model's head, called as ``task_loss(outputs, window) -> (loss, metrics)``; ``outputs``
+            are the core's ``[T, B, output_size]``; ``loss`` a scalar normalised the same way in every window
+            (e.g. a mean over steps and batch), ``metrics`` a dict of detached tensors. Its parameters (the
+            readout) are trained with the core. It must not have side effects: the probe calls it too.
         config: :class:`EngineConfig`.
-        context_size: width of ``Window.context`` for a conditioned M (cDNI); 0 for none.
+        context_size: width of ``Window.context`` for a conditioned M (cDNI); 0 for none. Default: 0.
+        optimizer: factory ``params -> Optimizer`` for the core, head (and aux head). Default: Adam at ``config.lr``.
+        sg_optimizer: factory for ``M``. Default: Adam at ``config.sg_lr``.
 
-    The engine owns its optimisers (Adam for core + readout (+ aux head), Adam for M), so that
-    ``state_dict`` + ``optimizer_state_dict`` capture a run.
+    ``state_dict`` + ``optimizer_state_dict`` capture a run. ``M``, the aux head follow the core's dtype and device.
     """
 
-    def __init__(self, core: nn.Module, task_loss: nn.Module, config: EngineConfig, context_size: int = 0):
+    def __init__(self, core: nn.Module, task_loss: nn.Module, config: EngineConfig, context_size: int = 0,
+                 optimizer: OptimizerFactory | None = None, sg_optimizer: OptimizerFactory | None = None):
         super().__init__()
         self.core = core
         self.task_loss = task_loss
         self.config = config
         self.state_size = state_size(core.initial_state(1))
-        use_sg = config.method != "bptt"
-        self.synthetic_gradient = (
-            SyntheticGradient(self.state_size, config.sg_hidden, context_size) if use_sg else None
+        reference = next(core.parameters(), None)
+        placement = {"device": reference.device, "dtype": reference.dtype} if reference is not None else {}
+        self.aux_head = (
+            nn.Linear(core.output_size, self.state_size, **placement) if config.method == "dni_aux" else None
         )
-        self.aux_head = nn.Linear(core.output_size, self.state_size) if config.method == "dni_aux" else None
-        # fused=True: one kernel per step instead of one op per tensor and moment (2x faster on a CPU).
-        self.optimizer = torch.optim.Adam(self.model_parameters(), lr=config.lr, fused=True)
-        self.sg_optimizer = (
-            torch.optim.Adam(self.synthetic_gradient.parameters(), lr=config.sg_lr, fused=True) if use_sg else None
-        )
+        self.boundary = None
+        if config.method != "bptt":
+            self.boundary = SyntheticBoundary(
+                self.state_size, scale=config.sg_scale, discount=config.bootstrap_discount,
+                hidden_sizes=config.sg_hidden, context_size=context_size, lr=config.sg_lr,
+                optimizer=(lambda params: (sg_optimizer or default_optimizer(config.sg_lr))(list(params))),
+                grad_clip=config.sg_grad_clip, clip_prediction=config.sg_clip_prediction,
+                target_ema=config.sg_target_ema, shuffle=config.sg_shuffle,
+            ).to(**placement)
+        self.optimizer = (optimizer or default_optimizer(config.lr))(self.model_parameters())
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self._distributed = False
-        self._set_runners(self.core, self.task_loss, self.aux_head, self.synthetic_gradient)
+        self._set_runners(self.core, self.task_loss, self.aux_head)
         self.windows_seen = 0
         self.bad_windows = 0
         self.skipped_windows = 0
-        self._probe: tuple[State, Tensor, list[Window]] | None = None
+        self.probe = SGProbe(config.discount, config.probe_every, config.probe_windows, self._run_window)
+        self._chain: deque = deque()  # n-step targets: (s_0 detached, window) of the last n - 1 windows
 
-    def _set_runners(self, core, task_loss, aux_head, synthetic_gradient) -> None:
+    # ----- the pieces ---------------------------------------------------------------------------------
+
+    @property
+    def synthetic_gradient(self) -> nn.Module | None:
+        """``M`` (None for ``bptt``)."""
+        return self.boundary.module if self.boundary is not None else None
+
+    @property
+    def sg_optimizer(self) -> torch.optim.Optimizer | None:
+        return self.boundary.optimizer if self.boundary is not None else None
+
+    @sg_optimizer.setter
+    def sg_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        self.boundary.optimizer = optimizer
+
+    def _set_runners(self, core, task_loss, aux_head) -> None:
         """The callables of the training forward; kept out of ``_modules`` so that wrapping them in DDP
         changes neither ``state_dict`` keys nor checkpoints."""
-        object.__setattr__(self, "_runners", (core, task_loss, aux_head, synthetic_gradient))
+        object.__setattr__(self, "_runners", (core, task_loss, aux_head))
 
     def distribute(self, device_ids=None) -> None:
         """Average the gradients of the core, readout, aux head and M over the process group (DDP)."""
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        wrap = lambda module: DDP(module, device_ids=device_ids) if module is not None else None
-        self._set_runners(wrap(self.core), wrap(self.task_loss), wrap(self.aux_head), wrap(self.synthetic_gradient))
+        def wrap(module):
+            return DDP(module, device_ids=device_ids) if module is not None else None
+
+        self._set_runners(wrap(self.core), wrap(self.task_loss), wrap(self.aux_head))
+        if self.boundary is not None:
+            object.__setattr__(self.boundary, "runner", wrap(self.boundary.module))
         self._distributed = True
 
     def model_parameters(self) -> list[nn.Parameter]:
@@ -176,18 +217,17 @@ class WindowEngine(nn.Module):
         modules = [self.core, self.task_loss] + ([self.aux_head] if self.aux_head is not None else [])
         return [p for module in modules for p in module.parameters()]
 
+    def set_lr_factor(self, factor: float) -> None:
+        """Set the learning rate of the core's optimiser to ``factor`` times its initial value (a schedule)."""
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * factor
+
     def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
         return self.core.initial_state(batch_size, device, dtype)
 
-    def boundary_grad(self, flat_final: Tensor, window: Window) -> Tensor:
-        """``M(s_T)`` for the flattened window end ``[B, S]``, zero where the next step starts a new episode."""
-        with torch.no_grad():
-            grad = self.synthetic_gradient(flat_final.detach(), window.next_context)
-            if self.config.sg_clip_prediction is not None:
-                grad = grad.clamp(-self.config.sg_clip_prediction, self.config.sg_clip_prediction)
-            if window.next_resets is not None:
-                grad = grad * (~window.next_resets).unsqueeze(-1).to(grad.dtype)
-        return grad
+    def _run_window(self, core: nn.Module, task_loss: nn.Module, state: State, window: Window) -> tuple[Tensor, State]:
+        outputs, final = core(window.inputs, state, window.resets)
+        return task_loss(outputs, window)[0], final
 
     def aux_loss(self, aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, window: Window) -> Tensor:
         """dni_aux: every step's output predicts ``M(s_T)``; squared error summed over S, mean over steps and batch."""
@@ -202,37 +242,41 @@ class WindowEngine(nn.Module):
             return (error * same_episode).sum() / error.numel()
         return error.mean()
 
+    def _first_reset(self, window: Window) -> Tensor | None:
+        """``[B]`` bool: entries reset before step 0 (their ``s_0`` has no future to predict), or None."""
+        if window.resets is None:
+            return None
+        return window.resets[:, 0] if self.core.batch_first else window.resets[0]
+
+    # ----- one window ---------------------------------------------------------------------------------
+
     def step(self, window: Window, state: State) -> tuple[State, dict[str, Tensor]]:
         """Train on one window starting from ``state``; returns the carried ``s_T`` and the window's metrics.
 
         Metrics are detached 0-d tensors (no host sync here but one ``isfinite`` check per window).
         """
         cfg = self.config
-        sg = self.synthetic_gradient
-        run_core, run_loss, run_aux, run_sg = self._runners
-        start = leaf_state(state) if sg is not None else detach_state(state)
+        boundary = self.boundary
+        run_core, run_loss, run_aux = self._runners
+        probe_due = boundary is not None and self.probe.due(self.windows_seen)
+        start = boundary.start(state) if boundary is not None else detach_state(state)
         outputs, final = run_core(window.inputs, start, window.resets)
         loss, metrics = run_loss(outputs, window)
         metrics = {"losses/task": loss.detach(), **metrics}
         objective = loss
 
-        inject_scale = 0.0
-        if sg is not None:
-            flat_final = flatten_state(final)  # (B, S)
-            boundary_grad = self.boundary_grad(flat_final, window)  # (B, S)
-            inject_scale = cfg.sg_scale if self.windows_seen >= cfg.sg_warmup_windows else 0.0
-            batch = flat_final.shape[0]
-            if inject_scale:
-                objective = objective + inject_scale / batch * (boundary_grad * flat_final).sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        if boundary is None:
+            objective.backward()
+        else:
+            boundary_grad = boundary.prepare(final, window.next_resets, window.next_context)  # (B, S)
             if self.aux_head is not None:
                 aux = self.aux_loss(run_aux, outputs, boundary_grad, window)
                 objective = objective + cfg.aux_weight * aux
                 metrics["losses/aux"] = aux.detach()
             metrics["charts/sg_norm"] = boundary_grad.norm(dim=-1).mean()
-
-        self.optimizer.zero_grad(set_to_none=True)
-        untied = sg is not None and cfg.discount != inject_scale
-        objective.backward(retain_graph=untied)
+            inject = self.windows_seen >= cfg.sg_warmup_windows
+            direction = boundary.backward(objective, final, window.next_resets, window.next_context, inject=inject)
         grad_norm = self._grad_norm(self.model_parameters(), cfg.grad_clip)
         metrics["charts/grad_norm"] = grad_norm
 
@@ -241,49 +285,62 @@ class WindowEngine(nn.Module):
             finite = finite.to(torch.int32)
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
         if not bool(finite):
+            if boundary is not None:
+                boundary.discard()
             return self._skip_window(state, metrics)
         self.bad_windows = 0
 
-        if sg is not None:
-            target = batch * flatten_grads([t.grad for t in state_tensors(start)], start)  # (B, S): delta_0
-            if untied:
-                # J^T g, the bootstrap carried back through the window: a second, state-only backward,
-                # taken before the optimiser changes the weights the graph saved.
-                carried = torch.autograd.grad(flat_final, state_tensors(start), boundary_grad, allow_unused=True)
-                target = target + (cfg.discount - inject_scale) * flatten_grads(carried, start)
+        if boundary is not None:
+            if probe_due:
+                self.probe.snapshot(self.core, self.task_loss)  # the weights M(s_T) was injected into
+            regression = self._target(window, start)  # before the step: the weights of this window's graph
         self.optimizer.step()
 
-        if sg is not None:
-            metrics["losses/synthetic_grad"] = self._update_synthetic_gradient(run_sg, start, target, window)
-            metrics["charts/delta_norm"] = target.norm(dim=-1).mean()
-            metrics.update(self._advance_probe(final, boundary_grad, window))
+        if boundary is not None:
+            if regression is not None:
+                flat_start, target, context, keep = regression
+                metrics.update(boundary.regress(flat_start, target, context, keep))
+                metrics["charts/delta_norm"] = target.norm(dim=-1).mean()
+            metrics.update(self.probe.observe(window))
+            if probe_due:
+                self.probe.begin(state, window, direction)
 
         self.windows_seen += 1
         return detach_state(final), metrics
 
-    def _update_synthetic_gradient(self, sg: nn.Module, start: State, target: Tensor, window: Window) -> Tensor:
-        """One step of ``M`` on ``||M(s_0) - delta_0||^2``, summed over the state, normalised by batch."""
-        prediction = sg(flatten_state(detach_state(start)), window.context)  # (B, S)
-        error = (prediction - target.detach()).pow(2).sum(-1)  # (B,)
-        if window.resets is not None:
-            # An entry reset before step 0 ended its episode at this boundary: its s_0 has no future to predict.
-            first_reset = window.resets[:, 0] if self.core.batch_first else window.resets[0]
-            error = error * (~first_reset).to(error.dtype)
-        sg_loss = error.sum() / error.shape[0]
-        self.sg_optimizer.zero_grad(set_to_none=True)
-        sg_loss.backward()
-        self._grad_norm(list(self.synthetic_gradient.parameters()), self.config.sg_grad_clip)
-        self.sg_optimizer.step()
-        return sg_loss.detach()
+    def _target(self, window: Window, start: State) -> tuple | None:
+        """What ``M`` regresses on after this window: ``(flat s_0, target, context, keep)`` for this window's
+        start (one-window target), or for the start ``n - 1`` windows back (n-step / lambda target)."""
+        cfg = self.config
+        boundary = self.boundary
+        flat_start, newest = boundary.pending
+        boundary.pending = None
+        first_reset = self._first_reset(window)
+        if cfg.sg_target_windows == 1:
+            return flat_start, newest, window.context, None if first_reset is None else ~first_reset
+        self._chain.append((detach_state(start), window))
+        if len(self._chain) < cfg.sg_target_windows:
+            return None
+        oldest_state, oldest = self._chain.popleft()
+        chain = [w for _, w in self._chain]
+
+        def bootstrap(flat: Tensor, w: Window) -> Tensor:
+            return boundary.predict(flat, w.next_context, w.next_resets, target=True)
+
+        def run_window(state: State, w: Window) -> tuple[Tensor, State]:
+            return self._run_window(self.core, self.task_loss, state, w)
+
+        target = lambda_target(run_window, oldest_state, [oldest, *chain[:-1]], bootstrap, newest,
+                               cfg.discount, cfg.sg_lambda)
+        first = self._first_reset(oldest)
+        return flatten_state(oldest_state), target, oldest.context, None if first is None else ~first
 
     @staticmethod
     def _grad_norm(parameters: list[nn.Parameter], max_norm: float | None) -> Tensor:
         grads = [p for p in parameters if p.grad is not None]
         if not grads:
             return torch.zeros(())  # a model with nothing to train has a finite, zero gradient
-        if max_norm is None:
-            return torch.nn.utils.clip_grad_norm_(grads, math.inf)
-        return torch.nn.utils.clip_grad_norm_(grads, max_norm)
+        return torch.nn.utils.clip_grad_norm_(grads, math.inf if max_norm is None else max_norm)
 
     def _skip_window(self, state: State, metrics: dict[str, Tensor]) -> tuple[State, dict[str, Tensor]]:
         """NaN/Inf guard: drop the update, keep the last finite state, stop after too many in a row."""
@@ -299,62 +356,34 @@ class WindowEngine(nn.Module):
         metrics["charts/skipped_windows"] = torch.tensor(float(self.skipped_windows))
         return detach_state(state), metrics
 
-    # ----- SG-quality probe -------------------------------------------------------------------------
-
-    def _advance_probe(self, final: State, boundary_grad: Tensor, window: Window) -> dict[str, Tensor]:
-        """Start a probe every ``probe_every`` windows; finish it once ``probe_windows`` windows have passed."""
-        cfg = self.config
-        metrics: dict[str, Tensor] = {}
-        if self._probe is not None:
-            start_state, predicted, windows = self._probe
-            windows.append(window)
-            if len(windows) == cfg.probe_windows:
-                metrics = self.probe(start_state, predicted, windows)
-                self._probe = None
-        elif cfg.probe_every and self.windows_seen % cfg.probe_every == 0:
-            self._probe = (detach_state(final), boundary_grad.detach(), [])
-        return metrics
-
     def future_gradient(self, start_state: State, windows: list[Window]) -> Tensor:
         """``B d/ds sum_j discount^j L_j`` ``[B, S]``: the true discounted gradient at ``s`` of the given
-        windows' losses, run from ``s`` with the current parameters -- the quantity M's bootstrapped target
-        converges to, truncated after ``len(windows)`` windows, in M's per-entry units."""
+        windows' losses, run from ``s`` with the current parameters, in M's per-entry units."""
         start = leaf_state(start_state)
         state, total = start, 0.0
         for j, window in enumerate(windows):
-            outputs, state = self.core(window.inputs, state, window.resets)
-            loss, _ = self.task_loss(outputs, window)
+            loss, state = self._run_window(self.core, self.task_loss, state, window)
             total = total + self.config.discount**j * loss
-        grads = torch.autograd.grad(total, state_tensors(start), allow_unused=True)
-        flat = flatten_grads(grads, start)
+        flat = flatten_grads(torch.autograd.grad(total, state_tensors(start), allow_unused=True), start)
         return flat.shape[0] * flat
-
-    def probe(self, start_state: State, predicted: Tensor, windows: list[Window]) -> dict[str, Tensor]:
-        """Compare a prediction ``M(s)`` ``[B, S]`` with :meth:`future_gradient` at ``s``.
-
-        The parameters have moved by the windows' updates since ``M(s)`` was computed, which is the price
-        of measuring online. Returns cosine similarity and relative error.
-        """
-        true = self.future_gradient(start_state, windows)
-        cosine = F.cosine_similarity(predicted.flatten(), true.flatten(), dim=0, eps=1e-12)
-        relative_error = (predicted - true).norm() / true.norm().clamp_min(1e-12)
-        return {"charts/sg_cosine": cosine.detach(), "charts/sg_relative_error": relative_error.detach()}
 
     # ----- checkpoints ---------------------------------------------------------------------------------
 
     def optimizer_state_dict(self) -> dict:
         return {
             "optimizer": self.optimizer.state_dict(),
-            "sg_optimizer": self.sg_optimizer.state_dict() if self.sg_optimizer is not None else None,
+            "sg_optimizer": self.boundary.optimizer_state_dict() if self.boundary is not None else None,
             "windows_seen": self.windows_seen,
             "skipped_windows": self.skipped_windows,
             "bad_windows": self.bad_windows,
+            "target_chain": list(self._chain),
         }
 
     def load_optimizer_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
-        if self.sg_optimizer is not None:
-            self.sg_optimizer.load_state_dict(state["sg_optimizer"])
+        if self.boundary is not None:
+            self.boundary.load_optimizer_state_dict(state["sg_optimizer"])
         self.windows_seen = state["windows_seen"]
         self.skipped_windows = state["skipped_windows"]
         self.bad_windows = state["bad_windows"]
+        self._chain = deque(state.get("target_chain", []))

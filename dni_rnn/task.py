@@ -40,6 +40,8 @@ class Task:
 
     Config: type = NoOptions
     input_size: int = 0
+    context_size: int = 0
+    """Width of ``Window.context`` / ``next_context``, what a conditioned M reads (cDNI); 0: none."""
     data_parallel: bool = True
     """Whether windows can be split over processes by stream (False for tasks that act with the model)."""
     best_metric: str | None = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import signal
 import time
@@ -30,6 +31,7 @@ from dni_rnn.state import map_state, state_tensors
 from dni_rnn.task import load_task
 
 DEVICES = ("auto", "cpu", "cuda")
+LR_SCHEDULES = ("constant", "linear", "cosine")
 # Settings that may change between an interrupted run and its resumption.
 RESUMABLE_SETTINGS = {"train.steps", "train.resume", "train.progress", "train.log_every", "train.checkpoint_every",
                       "train.threads", "train.logdir", "train.device"}
@@ -57,6 +59,8 @@ class TrainConfig:
     patience: int = option(0, "Stop after this many evaluations without improving the task's best metric; 0: never.")
     resume: str | None = option(None, "Checkpoint to continue from, or 'auto' for <logdir>/<run-name>/checkpoint.pt.")
     progress: bool = option(True, "Show a progress bar on the terminal.")
+    lr_schedule: str = option("constant", "Learning rate of the core over the run: constant, linear or cosine decay to lr x --lr-final.")
+    lr_final: float = option(0.1, "With a decaying --lr-schedule, the last window's learning rate as a fraction of --lr.")
 
     def __post_init__(self):
         for name in ("horizon", "steps", "batch_size", "hidden", "layers", "log_every"):
@@ -67,12 +71,27 @@ class TrainConfig:
         for name in ("eval_every", "checkpoint_every", "threads", "patience"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
+        if not 0.0 <= self.lr_final <= 1.0:
+            raise ValueError(f"--lr-final must be in [0, 1], got {self.lr_final}")
         if self.cell not in CELLS:
             raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
         if self.device not in DEVICES:
             raise ValueError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda asked for, but no CUDA device is available; use --device auto or cpu")
+
+
+def lr_factor(schedule: str, final: float, window: int, total_windows: int) -> float:
+    """The core's learning rate at ``window`` as a fraction of ``--lr``: 1 for constant, else decaying from 1
+    at the first window to ``final`` at the last (a pure function of the window: resuming stays exact)."""
+    if schedule == "constant" or total_windows <= 1:
+        return 1.0
+    progress = min(window / (total_windows - 1), 1.0)
+    if schedule == "linear":
+        return 1.0 - (1.0 - final) * progress
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -139,7 +158,7 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
 
     task = task_class(options, train_cfg, device)
     core = task.build_core()
-    engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg).to(device)
+    engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg, task.context_size).to(device)
     if topology.distributed:
         engine.distribute(device_ids=[device.index] if device.type == "cuda" else None)
     # Every rank carries the state of its own streams only.
@@ -201,6 +220,8 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
                desc=train_cfg.run_name[:40])
     try:
         while window < total_windows:
+            if train_cfg.lr_schedule != "constant":
+                engine.set_lr_factor(lr_factor(train_cfg.lr_schedule, train_cfg.lr_final, window, total_windows))
             batch, state = task.next_window(engine, state)
             state, metrics = engine.step(shard_window(batch, topology, core.batch_first), state)
             metrics = average_metrics(metrics, topology)
@@ -279,7 +300,7 @@ def load_run(path: str, task: str | None = None, device: str = "auto"):
     task_class = load_task(train_cfg.task)
     task_obj = task_class(task_class.Config(**sections["task"]), train_cfg, resolve_device(device))
     core = task_obj.build_core()
-    engine = WindowEngine(core, task_obj.task_loss(core.output_size), engine_cfg).to(resolve_device(device))
+    engine = WindowEngine(core, task_obj.task_loss(core.output_size), engine_cfg, task_obj.context_size).to(resolve_device(device))
     try:
         engine.load_state_dict(payload["engine"])
     except RuntimeError as error:

@@ -31,6 +31,7 @@ from dni_rnn.engine import Window
 from dni_rnn.task import Task
 
 LN2 = 0.6931471805599453
+CONTEXTS = ("none", "inputs", "targets")
 
 
 @dataclass
@@ -39,10 +40,13 @@ class CopyOptions:
     threshold: float = option(0.15, "Curriculum threshold: mean loss per output bit, in bits.")
     check_every: int = option(64, "Sequences (per batch entry) between two curriculum checks.")
     start_length: int = option(1, "N at the start of the curriculum.")
+    sg_context: str = option("none", "cDNI: what M reads besides the state at a boundary: none, inputs (the next window's inputs) or targets (its targets and loss mask: a labelled, privileged variant).")
 
     def __post_init__(self):
         if self.bits < 1 or self.check_every < 1 or self.start_length < 1:
             raise ValueError("bits, check_every and start_length must be >= 1")
+        if self.sg_context not in CONTEXTS:
+            raise ValueError(f"unknown sg_context {self.sg_context!r}; choose one of {', '.join(CONTEXTS)}")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0, got {self.threshold}")
 
@@ -74,6 +78,9 @@ class CopyTask(Task):
         super().__init__(options, train, device)
         self.input_size = options.bits + (2 if self.repeat else 1)
         self.output_size = options.bits + (1 if self.repeat else 0)
+        horizon = train.horizon
+        self.context_size = {"none": 0, "inputs": horizon * self.input_size,
+                             "targets": horizon * (self.output_size + 1)}[options.sg_context]
         self.length = options.start_length
         self.repeats = 1
         self._pending: list[Tensor] | None = None  # inputs, targets, loss_mask, resets, sequence_ends
@@ -108,15 +115,30 @@ class CopyTask(Task):
 
     def next_window(self, engine, state):
         horizon = self.train.horizon
-        # Keep one step beyond the window so that we know whether the next step starts a new sequence.
-        while self._pending is None or self._pending[0].shape[0] < horizon + 1:
+        # Keep one step beyond the window so that we know whether the next step starts a new sequence, and
+        # the whole next window when M reads it (cDNI).
+        ahead = 2 * horizon if self.context_size else horizon + 1
+        while self._pending is None or self._pending[0].shape[0] < ahead:
             fresh = self._sequence()
             self._pending = fresh if self._pending is None else [torch.cat(p) for p in zip(self._pending, fresh)]
         inputs, targets, loss_mask, resets, ends = (p[:horizon] for p in self._pending)
         next_resets = self._pending[3][horizon]
+        context = next_context = None
+        if self.context_size:
+            context = self._context(slice(0, horizon))
+            next_context = self._context(slice(horizon, 2 * horizon))
         self._sequences += int(ends.sum())
         self._pending = [p[horizon:] for p in self._pending]
-        return Window(inputs, targets, loss_mask, resets, next_resets), state
+        return Window(inputs, targets, loss_mask, resets, next_resets, context, next_context), state
+
+    def _context(self, steps: slice) -> Tensor:
+        """``[B, C]``: what M reads about the window of pending ``steps`` (its inputs, or targets and mask)."""
+        inputs, targets, loss_mask = (p[steps] for p in self._pending[:3])
+        if self.options.sg_context == "inputs":
+            seen = inputs  # (T, B, F)
+        else:
+            seen = torch.cat([targets, loss_mask.unsqueeze(-1)], dim=-1)  # (T, B, W + 1)
+        return seen.transpose(0, 1).flatten(1)
 
     # ----- the curriculum ---------------------------------------------------------------------------
 

@@ -58,3 +58,11 @@ def probe_engine(core, loss, **config):
     engine = WindowEngine(core, loss, EngineConfig(**config))
     engine.optimizer = torch.optim.SGD(engine.model_parameters(), lr=0.0)
     return engine
+
+
+def record_targets(engine):
+    """Hook ``M``'s regression: returns the list the targets it is trained on are appended to."""
+    targets = []
+    regress = engine.boundary.regress
+    engine.boundary.regress = lambda flat, target, *args: (targets.append(target), regress(flat, target, *args))[1]
+    return targets

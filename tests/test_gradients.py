@@ -7,7 +7,7 @@ import torch
 from dni_rnn.cores import GRUCore, LSTMCore
 from dni_rnn.state import flatten_state, leaf_state, map_state, state_tensors
 
-from helpers import RegressionLoss, make_stream, probe_engine, windows_of
+from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
 
 CASES = list(itertools.product(["lstm", "gru"], [1, 2], [0.0, 0.15]))
 FEATURES, HIDDEN, OUT, BATCH, STEPS, HORIZON = 3, 5, 2, 4, 12, 3
@@ -72,10 +72,8 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     # per-entry units, B times the gradient of the batch-mean loss), and record delta_0.
     engine = probe_engine(core, loss, method="dni", sg_scale=1.0)
     oracle = iter([BATCH * g for g in true_at_starts[1:]] + [torch.zeros_like(true_at_starts[0])])
-    engine.boundary_grad = lambda flat_final, window: next(oracle) * (~window.next_resets).unsqueeze(-1)
-    deltas = []
-    update = engine._update_synthetic_gradient
-    engine._update_synthetic_gradient = lambda sg, start, target, window: (deltas.append(target), update(sg, start, target, window))[1]
+    engine.boundary.predict = lambda flat, context=None, next_resets=None, target=False: next(oracle) * (~next_resets).unsqueeze(-1)
+    deltas = record_targets(engine)
 
     state = engine.initial_state(BATCH)
     summed = None
@@ -98,9 +96,7 @@ def test_untied_discount_target_matches_definition():
     engine = probe_engine(core, loss, method="dni", sg_scale=0.1, bootstrap_discount=0.5)
     torch.nn.init.normal_(engine.synthetic_gradient.net[-1].weight, std=0.3)
     start_state = map_state(lambda t: torch.randn_like(t), engine.initial_state(BATCH))
-    deltas = []
-    update = engine._update_synthetic_gradient
-    engine._update_synthetic_gradient = lambda sg, start, target, w: (deltas.append(target), update(sg, start, target, w))[1]
+    deltas = record_targets(engine)
     with torch.no_grad():
         _, final = core(window.inputs, start_state)
         g = engine.synthetic_gradient(flatten_state(final))

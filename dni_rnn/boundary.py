@@ -1,0 +1,251 @@
+"""``SyntheticBoundary``: the synthetic gradient at a window boundary, for any training loop."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from dni_rnn.state import (
+    State,
+    detach_state,
+    flatten_grads,
+    flatten_state,
+    leaf_state,
+    state_tensors,
+)
+from dni_rnn.synthetic_gradient import SyntheticGradient
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+def check_range(name: str, value: float, low: float, high: float = math.inf) -> None:
+    """Raise ``ValueError`` unless ``low <= value <= high`` (NaN fails too)."""
+    if not low <= value <= high:
+        interval = f"[{low}, {high}]" if high != math.inf else f">= {low}"
+        raise ValueError(f"{name} must be {interval}, got {value}")
+
+
+class SyntheticBoundary(nn.Module):
+    r"""The synthetic-gradient module ``M`` at a window boundary, with its optimiser and its bootstrapped target.
+
+    One window of truncated BPTT with a synthetic boundary gradient, in the user's own loop::
+
+        boundary = SyntheticBoundary(state_size, scale=0.1)
+        start = boundary.start(state)                         # s_0, a leaf that requires grad
+        outputs, final = core(inputs, start)
+        loss = loss_fn(outputs)                               # normalised the same way in every window
+        boundary.backward(loss, final, next_resets=done)      # ONE backward of loss + <scale * M(s_T), s_T> / B
+        optimizer.step()                                      # the user's optimiser, clipping, schedule
+        boundary.update()                                     # M regresses on its bootstrapped target delta_0
+        state = boundary.carry(final)                         # detached
+
+    What :meth:`backward` computes, with ``B`` the batch size and ``m = M(s_T)`` (stopgrad; 0 where the next
+    step starts a new episode)::
+
+        objective = loss + (scale / B) * <m, s_T>
+        delta_0   = B * d objective / d s_0  +  J^T (discount * m' - scale * m)
+
+    where ``J^T v = d<v, s_T>/ds_0`` and ``m' = m``, or the prediction of a slowly updated target copy of
+    ``M`` when ``target_ema > 0``. With ``discount == scale`` and no target copy the correction is 0 and one
+    backward gives everything; otherwise a second, state-only backward supplies it. :meth:`update` then takes
+    one optimiser step on ``sum_b ||M(s_0[b]) - delta_0[b]||^2 / B``. ``M`` predicts per-entry gradients
+    (the gradient of one entry's own loss); the ``1/B`` of a batch-mean loss is applied at injection.
+
+    Guarantees (tested): ``M == 0`` gives exactly truncated BPTT; injecting the true future gradient gives
+    exactly full BPTT over the windows, and ``delta_0`` is then the true gradient at ``s_0``.
+
+    Args:
+        state_size: ``S``, the width of the flattened carried state (:func:`dni_rnn.state.state_size`).
+        scale: injection scale: the parameters see ``scale * M(s_T)``. Default: 0.1.
+        discount: bootstrap discount of ``M(s_T)`` in ``delta_0``; ``None`` ties it to ``scale``. Default: None.
+        hidden_sizes: hidden widths of ``M``; ``()`` for a linear ``M``. Default: ``()``.
+        context_size: width of a conditioning input of ``M`` (cDNI); 0 for none. Default: 0.
+        lr: learning rate of the default optimiser of ``M`` (Adam). Default: 1e-3.
+        optimizer: a factory ``params -> torch.optim.Optimizer`` replacing the default. Default: None.
+        grad_clip: max global gradient norm of ``M``'s update; ``None``: no clipping. Default: 1.0.
+        clip_prediction: clamp every entry of ``M(s_T)`` to ``[-x, x]`` before use; ``None``: no clamp.
+        target_ema: ``tau`` of a target copy ``M' <- (1 - tau) M' + tau M`` used for the bootstrap; 0 bootstraps
+            with ``M`` itself. Default: 0.
+        shuffle: the shuffled-M control: the injected predictions are permuted across the batch (``M`` still
+            learns on unshuffled targets), so only ``M``'s marginal statistics reach the core. Default: False.
+
+    Inputs of :meth:`backward`: ``loss`` a scalar; ``final`` the state at the window's end (LSTM:
+    ``LSTMState`` of ``[layers, B, H]`` tensors); ``next_resets`` ``[B]`` bool; ``next_context`` ``[B, C]``.
+    """
+
+    def __init__(
+        self,
+        state_size: int,
+        scale: float = 0.1,
+        discount: float | None = None,
+        hidden_sizes: Sequence[int] = (),
+        context_size: int = 0,
+        lr: float = 1e-3,
+        optimizer: OptimizerFactory | None = None,
+        grad_clip: float | None = 1.0,
+        clip_prediction: float | None = None,
+        target_ema: float = 0.0,
+        shuffle: bool = False,
+    ):
+        super().__init__()
+        check_range("state_size", state_size, 1)
+        check_range("scale", scale, 0.0)
+        if discount is not None:
+            check_range("discount", discount, 0.0)
+        check_range("lr", lr, 0.0)
+        check_range("target_ema", target_ema, 0.0, 1.0)
+        if grad_clip is not None:
+            check_range("grad_clip", grad_clip, 0.0)
+        if clip_prediction is not None:
+            check_range("clip_prediction", clip_prediction, 0.0)
+        self.scale = scale
+        self.discount = scale if discount is None else discount
+        self.grad_clip = grad_clip
+        self.clip_prediction = clip_prediction
+        self.target_ema = target_ema
+        self.shuffle = shuffle
+        self.module = SyntheticGradient(state_size, hidden_sizes, context_size)
+        self.target_module = copy.deepcopy(self.module).requires_grad_(False) if target_ema else None
+        factory = optimizer or (lambda params: torch.optim.Adam(params, lr=lr, fused=True))
+        self.optimizer = factory(self.module.parameters())
+        self.generator = torch.Generator().manual_seed(0)  # the shuffled control's permutations
+        self.runner: nn.Module | None = None  # M wrapped for data parallel (set by the engine), else M
+        self._start: State | None = None
+        self._prepared: tuple[Tensor, Tensor, Tensor] | None = None  # flat s_T, m, bootstrap vector
+        self.pending: tuple[Tensor, Tensor] | None = None  # flat s_0 (detached), delta_0
+
+    @property
+    def context_size(self) -> int:
+        return self.module.context_size
+
+    # ----- the window -------------------------------------------------------------------------------
+
+    def start(self, state: State) -> State:
+        """``s_0``: a detached copy of ``state`` that requires grad, so the backward leaves ``d/ds_0``."""
+        self._start = leaf_state(state)
+        return self._start
+
+    def predict(self, flat_state: Tensor, context: Tensor | None = None, next_resets: Tensor | None = None,
+                target: bool = False) -> Tensor:
+        """``M(s)`` ``[B, S]`` for a flattened state ``[B, S]`` (stopgrad), clamped if asked, zero where
+        ``next_resets`` ``[B]`` says the next step starts a new episode. ``target``: use the target copy."""
+        module = self.target_module if target and self.target_module is not None else self.module
+        with torch.no_grad():
+            grad = module(flat_state.detach(), context)
+            if self.clip_prediction is not None:
+                grad = grad.clamp(-self.clip_prediction, self.clip_prediction)
+            if next_resets is not None:
+                grad = grad * (~next_resets).unsqueeze(-1).to(grad.dtype)
+        return grad
+
+    def prepare(self, final: State, next_resets: Tensor | None = None, next_context: Tensor | None = None) -> Tensor:
+        """Predict ``m = M(s_T)`` ``[B, S]`` for the coming :meth:`backward` and return it (for an auxiliary
+        loss that reads it); :meth:`backward` calls this itself when it was not called."""
+        flat_final = flatten_state(final)  # (B, S), in the graph
+        grad = self.predict(flat_final, next_context, next_resets)
+        bootstrap = grad
+        if self.target_module is not None:
+            bootstrap = self.predict(flat_final, next_context, next_resets, target=True)
+        self._prepared = (flat_final, grad, bootstrap)
+        return grad
+
+    def direction(self, grad: Tensor) -> Tensor:
+        """The direction injected at ``s_T``, ``[B, S]``: ``m``, or ``m`` permuted across the batch for the
+        shuffled control (its own generator, checkpointed, so that resuming stays exact)."""
+        if not self.shuffle:
+            return grad
+        permutation = torch.randperm(grad.shape[0], generator=self.generator).to(grad.device)
+        return grad[permutation]
+
+    def backward(self, loss: Tensor, final: State, next_resets: Tensor | None = None,
+                 next_context: Tensor | None = None, inject: bool = True) -> Tensor:
+        """One backward of ``loss + (scale / B) <m, s_T>``; records ``delta_0`` for :meth:`update`.
+
+        ``inject=False`` (a warm-up) injects nothing while ``delta_0`` keeps the discounted bootstrap.
+        Returns the injected direction ``[B, S]`` (``m``, permuted for the shuffled control), unscaled.
+        """
+        if self._start is None:
+            raise RuntimeError("SyntheticBoundary.backward: call start(state) before running the core")
+        if self._prepared is None:
+            self.prepare(final, next_resets, next_context)
+        flat_final, grad, bootstrap = self._prepared
+        self._prepared = None
+        batch = flat_final.shape[0]
+        scale = self.scale if inject else 0.0
+        direction = self.direction(grad)
+        injected = scale * direction
+        objective = loss + (injected * flat_final).sum() / batch if scale else loss
+        correction = self.discount * bootstrap - injected
+        needs_correction = self.shuffle or self.target_module is not None or self.discount != scale
+        objective.backward(retain_graph=needs_correction)
+        start = self._start
+        delta = batch * flatten_grads([t.grad for t in state_tensors(start)], start)  # (B, S)
+        if needs_correction:
+            # J^T (bootstrap - injected): a second, state-only backward, taken before any optimiser step
+            # changes the weights the graph saved.
+            carried = torch.autograd.grad(flat_final, state_tensors(start), correction, allow_unused=True)
+            delta = delta + flatten_grads(carried, start)
+        self.pending = (flatten_state(detach_state(start)), delta)
+        self._start = None
+        return direction
+
+    def discard(self) -> None:
+        """Forget the window (a non-finite loss): :meth:`update` will then do nothing."""
+        self._start, self._prepared, self.pending = None, None, None
+
+    def update(self, context: Tensor | None = None, keep: Tensor | None = None) -> dict[str, Tensor]:
+        """One step of ``M`` on the target recorded by :meth:`backward`; ``keep`` ``[B]`` bool leaves out
+        entries whose ``s_0`` has no future to predict (reset at step 0). Returns metrics (detached)."""
+        if self.pending is None:
+            return {}
+        flat_start, delta = self.pending
+        self.pending = None
+        return self.regress(flat_start, delta, context, keep)
+
+    def regress(self, flat_state: Tensor, target: Tensor, context: Tensor | None = None,
+                keep: Tensor | None = None) -> dict[str, Tensor]:
+        """One optimiser step of ``M`` on ``sum_b keep_b ||M(s[b]) - target[b]||^2 / B`` (``[B, S]`` each).
+
+        Returns ``losses/synthetic_grad`` and ``charts/sg_online_cosine``, the cosine between ``M(s)`` and
+        its target pooled over the kept entries (the batch's aligned part adds up, as in the parameter update).
+        """
+        prediction = (self.runner or self.module)(flat_state.detach(), context)  # (B, S)
+        target = target.detach()
+        error = (prediction - target).pow(2).sum(-1)  # (B,)
+        if keep is not None:
+            weight = keep.to(error.dtype)
+            error = error * weight
+        sg_loss = error.sum() / error.shape[0]
+        self.optimizer.zero_grad(set_to_none=True)
+        sg_loss.backward()
+        if self.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(list(self.module.parameters()), self.grad_clip)
+        self.optimizer.step()
+        if self.target_module is not None:
+            with torch.no_grad():
+                for online, slow in zip(self.module.parameters(), self.target_module.parameters()):
+                    slow.lerp_(online, self.target_ema)
+        with torch.no_grad():
+            predicted = prediction.detach()
+            if keep is not None:
+                predicted, target = predicted * weight.unsqueeze(-1), target * weight.unsqueeze(-1)
+            cosine = (predicted * target).sum() / (predicted.norm() * target.norm()).clamp_min(1e-30)
+        return {"losses/synthetic_grad": sg_loss.detach(), "charts/sg_online_cosine": cosine}
+
+    @staticmethod
+    def carry(final: State) -> State:
+        """The state to carry into the next window: ``s_T`` detached."""
+        return detach_state(final)
+
+    # ----- checkpoints ------------------------------------------------------------------------------
+
+    def optimizer_state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state()}
+
+    def load_optimizer_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
