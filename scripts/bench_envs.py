@@ -22,7 +22,7 @@ import time
 import gymnasium
 import torch
 
-import tasks.envs  # noqa: F401  (registers the dni_rnn/... ids)
+import dni_rnn_tasks.rl.envs  # noqa: F401  (registers the dni_rnn/... ids)
 
 
 @dataclasses.dataclass

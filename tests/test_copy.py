@@ -1,8 +1,9 @@
 """Copy and repeat copy: sequence layout, stream boundaries, curriculum."""
+import pytest
 import torch
 
 from dni_rnn.training import TrainConfig
-from tasks.copy import CopyOptions, CopyTask, RepeatCopyTask
+from dni_rnn_tasks.copy import CopyOptions, CopyTask, RepeatCopyTask
 
 
 def make(task_class, horizon=3, batch=2, **options):
@@ -61,3 +62,29 @@ def test_curriculum_advances_below_threshold_only():
         levels.append((repeat.length, repeat.repeats))
     assert levels == [(2, 1), (2, 2), (3, 2), (3, 3)]  # R up to N, then N
     assert repeat.summary() == {"max_length": 3.0, "max_repeats": 3.0}
+
+
+@pytest.mark.parametrize("kind,width", [("inputs", 9), ("targets", 9)])
+def test_conditioned_m_reads_the_next_window(kind, width):
+    """cDNI: a window's next_context is what the next window's context will be: its inputs (or its targets
+    and loss mask), flattened over its steps, [B, T * width]."""
+    train = TrainConfig(task="copy", horizon=3, batch_size=4, steps=300)
+    task = CopyTask(CopyOptions(sg_context=kind), train, torch.device("cpu"))
+    assert task.context_size == 3 * width
+    first, _ = task.next_window(None, None)
+    second, _ = task.next_window(None, None)
+    assert first.next_context.shape == (4, 3 * width)
+    torch.testing.assert_close(first.next_context, second.context, rtol=0, atol=0)
+    seen = second.inputs if kind == "inputs" else torch.cat([second.targets, second.loss_mask.unsqueeze(-1)], -1)
+    torch.testing.assert_close(second.context, seen.transpose(0, 1).flatten(1), rtol=0, atol=0)
+
+
+def test_unconditioned_stream_is_unchanged_by_the_context_option():
+    """Reading one window further ahead for cDNI must not change the stream itself."""
+    train = TrainConfig(task="copy", horizon=3, batch_size=4, steps=300)
+    plain = CopyTask(CopyOptions(), train, torch.device("cpu"))
+    conditioned = CopyTask(CopyOptions(sg_context="inputs"), train, torch.device("cpu"))
+    for _ in range(7):
+        a, _ = plain.next_window(None, None)
+        b, _ = conditioned.next_window(None, None)
+        assert a.context is None and torch.equal(a.inputs, b.inputs) and torch.equal(a.next_resets, b.next_resets)

@@ -55,7 +55,7 @@ def test_nan_guard_skips_updates_then_stops():
 
 def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, monkeypatch):
     """Corrupt the data stream after a few sequences: the run stops and saves the weights from before the fault."""
-    from tasks.copy import CopyTask
+    from dni_rnn_tasks.copy import CopyTask
 
     clean = CopyTask._sequence
     calls = {"n": 0}

@@ -1,4 +1,4 @@
-"""Streaming RL: an online advantage actor-critic on the shared window engine (SPEC section 3).
+"""Streaming RL, the learner: an online advantage actor-critic on the shared window engine (SPEC section 3).
 
 ``dni-rnn train rl --env ID [--memory-length L] --batch-size B --horizon T --method bptt|dni|dni_aux``
 
@@ -38,10 +38,7 @@ with ``A_t = G_t - V_t`` (acting values).
 """
 from __future__ import annotations
 
-import inspect
-import json
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium
@@ -49,189 +46,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import tasks.envs as torch_envs
-from dni_rnn.config import option
 from dni_rnn.engine import Window
 from dni_rnn.state import State, reset_state
 from dni_rnn.task import Task
-from tasks.gym_adapter import TorchRecordEpisodeStatistics, TorchVectorEnv, flatten_observation
+from dni_rnn_tasks.rl.envs import TorchBatchedEnv
+from dni_rnn_tasks.rl.losses import ActorCriticLoss, lambda_returns
+from dni_rnn_tasks.rl.make import make_envs
+from dni_rnn_tasks.rl.observations import flatten_observation
+from dni_rnn_tasks.rl.options import RLOptions
 
-NATIVE_PREFIX = "dni_rnn/"
-
-
-@dataclass
-class RLOptions:
-    env: str = option("dni_rnn/MemoryChain-v0", "Environment id: dni_rnn/... (torch-native) or any gymnasium id, e.g. popgym:popgym-RepeatPreviousEasy-v0.")
-    memory_length: int | None = option(None, "Lag of envs that take a memory_length (MemoryChain); None: the env's default.")
-    env_kwargs: str = option("{}", "JSON object of extra keyword arguments for the environment, e.g. '{\"k\": 8}'.")
-    vectorization_mode: str = option("sync", "sync or async: how gymnasium vectorises a non-dni_rnn id (through TorchVectorEnv).")
-    gamma: float = option(0.99, "Discount factor.")
-    td_lambda: float = option(0.95, "lambda of the lambda-returns computed within a window.")
-    reward_scale: float = option(1.0, "Rewards are multiplied by this for learning (returns, value targets, the previous-reward input); statistics stay raw.")
-    value_coef: float = option(0.5, "Weight of the value loss 0.5 (V - G)^2.")
-    entropy_coef: float = option(0.01, "Weight of the entropy bonus.")
-    prev_action: bool = option(True, "Feed the one-hot previous action to the core.")
-    prev_reward: bool = option(True, "Feed the previous reward to the core.")
-    final_fraction: float = option(0.1, "summary(): success rate / return over the episodes that ended in this last fraction of the run's windows.")
-
-    def __post_init__(self):
-        if self.memory_length is not None and self.memory_length < 1:
-            raise ValueError(f"--memory-length must be >= 1, got {self.memory_length}")
-        for name in ("gamma", "td_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
-        if not self.reward_scale > 0:
-            raise ValueError(f"--reward-scale must be > 0, got {self.reward_scale}")
-        for name in ("value_coef", "entropy_coef"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 < self.final_fraction <= 1.0:
-            raise ValueError(f"--final-fraction must be in (0, 1], got {self.final_fraction}")
-        if self.vectorization_mode not in ("sync", "async"):
-            raise ValueError(f"--vectorization-mode must be sync or async, got {self.vectorization_mode!r}")
-        try:
-            kwargs = json.loads(self.env_kwargs)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"--env-kwargs is not valid JSON ({error})") from None
-        if not isinstance(kwargs, dict):
-            raise ValueError(f"--env-kwargs must be a JSON object, got {self.env_kwargs!r}")
-
-
-# ----- environments -----------------------------------------------------------------------------------
-
-
-def make_envs(options: RLOptions, num_envs: int, device: torch.device) -> TorchRecordEpisodeStatistics:
-    """The ``B`` environments of the run, returning torch tensors on ``device``, with episode statistics."""
-    kwargs: dict[str, Any] = json.loads(options.env_kwargs)
-    if options.memory_length is not None:
-        kwargs["memory_length"] = options.memory_length
-    env_id = options.env
-    if env_id.startswith(NATIVE_PREFIX):
-        if env_id not in gymnasium.registry:
-            native = sorted(k for k in gymnasium.registry if k.startswith(NATIVE_PREFIX))
-            raise ValueError(f"unknown env id {env_id!r}; torch-native ids are {', '.join(native)}")
-        entry = gymnasium.registry[env_id].vector_entry_point
-        env_class = getattr(torch_envs, entry.split(":")[-1]) if isinstance(entry, str) else entry
-        accepted = inspect.signature(env_class).parameters
-        unknown = sorted(k for k in kwargs if k not in accepted)
-        if unknown:
-            raise ValueError(f"env {env_id!r} takes no argument {', '.join(unknown)}")
-        try:
-            envs = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                                      device=device, **kwargs)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"env {env_id!r}: {error}") from None
-    else:
-        try:
-            envs = TorchVectorEnv(env_id, num_envs=num_envs, vectorization_mode=options.vectorization_mode,
-                                  device=device, **kwargs)
-        except (gymnasium.error.Error, ImportError) as error:
-            raise ValueError(f"unknown env id {env_id!r} ({str(error).splitlines()[0]})") from None
-        except TypeError as error:
-            raise ValueError(f"env {env_id!r}: {error}") from None
-    if not isinstance(envs.single_action_space, gymnasium.spaces.Discrete):
-        raise ValueError(f"env {env_id!r}: only Discrete action spaces are supported, got {envs.single_action_space}")
-    return TorchRecordEpisodeStatistics(envs)
-
-
-def env_lag(env: Any) -> int | None:
-    """The memory lag of a known memory env: MemoryChain's ``memory_length``, RepeatPrevious's ``k - 1``."""
-    if isinstance(env, torch_envs.MemoryChain):
-        return env.memory_length
-    if isinstance(env, torch_envs.RepeatPrevious):
-        return env.k - 1
-    return None
-
-
-def _stateful_parts(env: Any) -> dict[str, Any]:
-    """Objects whose tensors make up a torch-native env's state: the env and its helpers (decks)."""
-    parts = {"": env}
-    for name, value in vars(env).items():
-        if type(value).__module__ == torch_envs.__name__:
-            parts[name] = value
-    return parts
-
-
-def env_state_dict(env: Any) -> dict[str, Any]:
-    """Every tensor attribute of a torch-native env (and of its decks) plus its generator state."""
-    tensors = {}
-    for prefix, part in _stateful_parts(env).items():
-        for name, value in vars(part).items():
-            if isinstance(value, Tensor):
-                tensors[f"{prefix}.{name}"] = value.clone()
-    return {"tensors": tensors, "generator": env.generator.get_state(), "has_been_reset": env._has_been_reset}
-
-
-def load_env_state_dict(env: Any, state: dict[str, Any]) -> None:
-    parts = _stateful_parts(env)
-    for key, value in state["tensors"].items():
-        prefix, name = key.split(".", 1)
-        setattr(parts[prefix], name, value.clone().to(getattr(parts[prefix], name).device))
-    env.generator.set_state(state["generator"])
-    env._has_been_reset = state["has_been_reset"]
-
-
-# ----- the learner's targets and loss --------------------------------------------------------------
-
-
-def lambda_returns(rewards: Tensor, values: Tensor, bootstrap: Tensor, terminated: Tensor, truncated: Tensor,
-                   valid: Tensor, gamma: float, lam: float) -> Tensor:
-    """Lambda-returns ``[T, B]`` within one window, 0 on masked (pseudo) steps.
-
-    ``values[t]`` is ``V(x_t)`` (acting pass), ``bootstrap`` ``[B]`` the value of the step after the
-    window. ``G_t = r_t + gamma (1 - term_t) [(1 - lam_t) V_{t+1} + lam_t G_{t+1}]``, ``lam_t = lam (1 -
-    trunc_t)``, ``G_T = V_T``: a terminated step does not bootstrap, a truncated one bootstraps from
-    ``V_{t+1}``, the value of the final observation (the pseudo-step's input), and nothing flows back
-    across an episode's end.
-    """
-    steps = rewards.shape[0]
-    next_values = torch.cat([values[1:], bootstrap.unsqueeze(0)])
-    nonterminal = (~terminated).to(values.dtype)
-    lam_t = lam * (~truncated).to(values.dtype)
-    mask = valid.to(values.dtype)
-    returns = torch.empty_like(values)
-    g = bootstrap
-    for t in reversed(range(steps)):
-        g = rewards[t] + gamma * nonterminal[t] * ((1.0 - lam_t[t]) * next_values[t] + lam_t[t] * g)
-        g = g * mask[t]
-        returns[t] = g
-    return returns
-
-
-class ActorCriticLoss(nn.Module):
-    """Policy head (categorical logits) and value head on the core's outputs; the actor-critic loss."""
-
-    def __init__(self, hidden: int, num_actions: int, value_coef: float, entropy_coef: float):
-        super().__init__()
-        self.policy = nn.Linear(hidden, num_actions)
-        self.value = nn.Linear(hidden, 1)
-        self.value_coef = value_coef
-        self.entropy_coef = entropy_coef
-        with torch.no_grad():  # a near-uniform first policy
-            self.policy.weight.mul_(0.01)
-            self.policy.bias.zero_()
-
-    def heads(self, outputs: Tensor) -> tuple[Tensor, Tensor]:
-        """``(logits [..., A], values [...])``."""
-        return self.policy(outputs), self.value(outputs).squeeze(-1)
-
-    def forward(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
-        targets = window.targets
-        logits, values = self.heads(outputs)  # (T, B, A), (T, B)
-        log_probs = F.log_softmax(logits, dim=-1)
-        log_prob = log_probs.gather(-1, targets["actions"].unsqueeze(-1)).squeeze(-1)
-        entropy = -(log_probs.exp() * log_probs).sum(-1)
-        mask = targets["valid"].to(values.dtype)
-        count = mask.numel()  # T * B whatever the mask: the same normalisation in every window
-        policy = -(log_prob * targets["advantages"].to(values.dtype) * mask).sum() / count
-        value = 0.5 * ((values - targets["returns"].to(values.dtype)).pow(2) * mask).sum() / count
-        entropy = (entropy * mask).sum() / count
-        loss = policy + self.value_coef * value - self.entropy_coef * entropy
-        return loss, {"losses/policy": policy.detach(), "losses/value": value.detach(),
-                      "losses/entropy": entropy.detach()}
-
-
-# ----- the task -------------------------------------------------------------------------------------
+__all__ = ["RLTask"]
 
 
 class RLTask(Task):
@@ -244,9 +68,10 @@ class RLTask(Task):
         self.batch = train.batch_size
         self.envs = make_envs(options, self.batch, device)
         env = self.envs.unwrapped
-        self.native = isinstance(env, torch_envs.TorchBatchedEnv)
-        self.lag = env_lag(env)
-        self.is_memory_chain = isinstance(env, torch_envs.MemoryChain)
+        self.native = isinstance(env, TorchBatchedEnv)
+        # What the env says about itself; a gymnasium env behind the adapter has neither a lag nor a success.
+        self.lag = env.lag if self.native else None
+        self.success_reward = env.success_reward if self.native else None
         self.observation_space = self.envs.single_observation_space
         self.num_actions = int(self.envs.single_action_space.n)
         self.observation_size = gymnasium.spaces.flatdim(self.observation_space)
@@ -327,14 +152,9 @@ class RLTask(Task):
         bootstrap = heads(outputs)[1]
         opts = self.options
         returns = lambda_returns(rewards, values, bootstrap, terminated, truncated, valid, opts.gamma, opts.td_lambda)
-        targets = {
+        targets = {  # what ActorCriticLoss reads
             "actions": actions,
-            "rewards": rewards,
-            "terminated": terminated,
-            "truncated": truncated,
             "valid": valid,
-            "values": values,
-            "bootstrap": bootstrap,
             "returns": returns,
             "advantages": (returns - values) * valid.to(dtype),
         }
@@ -346,7 +166,10 @@ class RLTask(Task):
 
     def _record(self, ended: Tensor, returns: Tensor, lengths: Tensor, rewards: Tensor) -> None:
         ended_f = ended.to(torch.float32)
-        success = (ended & (rewards > 0)).to(torch.float32) if self.is_memory_chain else torch.zeros_like(ended_f)
+        if self.success_reward is None:
+            success = torch.zeros_like(ended_f)
+        else:  # rewards are scaled by reward_scale > 0, so is the threshold
+            success = (ended & (rewards > self.success_reward * self.options.reward_scale)).to(torch.float32)
         stats = torch.stack([ended_f.sum(), (returns * ended_f).sum(), (lengths * ended_f).sum(), success.sum()])
         self._window_stats.append(stats)
         self._log_sums += stats
@@ -362,7 +185,7 @@ class RLTask(Task):
         if count == 0:
             return {}
         scalars = {"charts/episodic_return": total_return / count, "charts/episodic_length": total_length / count}
-        if self.is_memory_chain:
+        if self.success_reward is not None:
             scalars["charts/success_rate"] = successes / count
         return scalars
 
@@ -376,7 +199,7 @@ class RLTask(Task):
         out = {"final_windows": float(last), "final_episodes": count,
                "return": total_return / count if count else math.nan,
                "episode_length": total_length / count if count else math.nan}
-        if self.is_memory_chain:
+        if self.success_reward is not None:
             out["success_rate"] = successes / count if count else math.nan
         return out
 
@@ -402,9 +225,8 @@ class RLTask(Task):
         if self.native:
             out["carry"] = {name: getattr(self, name).clone() for name in
                             ("_observation", "_prev_action", "_prev_reward", "_first", "_pseudo")}
-            out["env"] = env_state_dict(self.envs.unwrapped)
-            out["episode_statistics"] = {name: getattr(self.envs, name).clone() for name in
-                                         ("episode_returns", "episode_lengths", "_previous_done")}
+            out["env"] = self.envs.unwrapped.state_dict()
+            out["episode_statistics"] = self.envs.state_dict()
         return out
 
     def load_state_dict(self, state: dict) -> None:
@@ -414,9 +236,8 @@ class RLTask(Task):
         self._log_sums = state["log_sums"].to(self.device).clone()
         self._windows_since_log = state["windows_since_log"]
         if self.native and "env" in state:
-            load_env_state_dict(self.envs.unwrapped, state["env"])
-            for name, value in state["episode_statistics"].items():
-                setattr(self.envs, name, value.to(self.device).clone())
+            self.envs.unwrapped.load_state_dict(state["env"])
+            self.envs.load_state_dict(state["episode_statistics"])
             for name, value in state["carry"].items():
                 setattr(self, name, value.to(self.device).clone())
         else:

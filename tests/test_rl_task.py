@@ -1,4 +1,4 @@
-"""Streaming RL task: windows and the pseudo-step, lambda-returns, on-policy forward, CLI runs, learning."""
+"""Streaming RL task: windows and the pseudo-step, on-policy forward, checkpoints, CLI runs, learning."""
 import json
 
 import pytest
@@ -9,7 +9,7 @@ from dni_rnn.checkpoint import load_checkpoint
 from dni_rnn.cli import main
 from dni_rnn.engine import EngineConfig, WindowEngine
 from dni_rnn.training import TrainConfig, train
-from tasks.rl import RLOptions, RLTask, lambda_returns
+from dni_rnn_tasks.rl import RLOptions, RLTask
 
 
 def make(horizon=5, batch=3, method="bptt", hidden=8, **options):
@@ -21,30 +21,69 @@ def make(horizon=5, batch=3, method="bptt", hidden=8, **options):
     return task, engine
 
 
-def stream(task, engine, windows):
-    state = engine.initial_state(task.batch)
-    out = []
-    for _ in range(windows):
+class Acting:
+    """What one acting pass saw, recorded from outside the task: the env's rewards, terminations and
+    truncations ``[T, B]`` and the value head's ``values [T, B]`` and ``bootstrap [B]``."""
+
+    def __init__(self, task, engine):
+        self.steps, self.values = [], []
+        env_step, heads = task.envs.step, engine.task_loss.heads
+
+        def step(actions):
+            out = env_step(actions)
+            self.steps.append(out[1:4])
+            return out
+
+        def recording_heads(outputs):
+            logits, values = heads(outputs)
+            self.values.append(values)
+            return logits, values
+
+        task.envs.step = step
+        engine.task_loss.heads = recording_heads
+
+    def next_window(self, task, engine, state):
+        """``task.next_window`` plus ``{"rewards", "terminated", "truncated", "values", "bootstrap"}``."""
+        self.steps.clear()
+        self.values.clear()
         window, state = task.next_window(engine, state)
+        rewards, terminated, truncated = (torch.stack(x) for x in zip(*self.steps))
+        seen = {"rewards": rewards, "terminated": terminated, "truncated": truncated,
+                "values": torch.stack(self.values[:-1]), "bootstrap": self.values[-1]}
+        return window, state, seen
+
+
+def stream(task, engine, windows):
+    """``windows`` windows, and what the acting pass saw in each."""
+    acting = Acting(task, engine)
+    state = engine.initial_state(task.batch)
+    out, seen = [], []
+    for _ in range(windows):
+        window, state, saw = acting.next_window(task, engine, state)
         out.append(window)
+        seen.append(saw)
         state = task.acting_state
-    return out
+    return out, seen
 
 
 def test_window_shapes_resets_and_pseudo_steps():
     task, engine = make(horizon=5, batch=3)  # MemoryChain, lag 2: 3 steps per episode, then a pseudo-step
-    windows = stream(task, engine, 6)
-    w = windows[0]
+    windows, seen = stream(task, engine, 6)
+    w, s = windows[0], seen[0]
     assert w.inputs.shape == (5, 3, 3 + 2 + 1)  # obs (time, query, context) + one-hot previous action + reward
-    for key in ("actions", "rewards", "terminated", "truncated", "valid", "values", "returns", "advantages"):
+    assert set(w.targets) == {"actions", "valid", "returns", "advantages"}  # what the loss reads
+    for key in ("actions", "valid", "returns", "advantages"):
         assert w.targets[key].shape == (5, 3), key
-    assert w.targets["bootstrap"].shape == (3,) and w.resets.shape == (5, 3) and w.next_resets.shape == (3,)
+    for key in ("rewards", "terminated", "truncated", "values"):
+        assert s[key].shape == (5, 3), key
+    assert s["bootstrap"].shape == (3,) and w.resets.shape == (5, 3) and w.next_resets.shape == (3,)
     # all episodes start together: steps 0, 1, 2 (decision, terminated), 3 = pseudo-step, 4 = first step...
     assert w.resets[:, 0].tolist() == [True, False, False, False, True]
     assert w.targets["valid"][:, 0].tolist() == [True, True, True, False, True]
-    assert w.targets["terminated"][:, 0].tolist() == [False, False, True, False, False]
+    assert s["terminated"][:, 0].tolist() == [False, False, True, False, False]
 
-    cat = {key: torch.cat([x.targets[key] for x in windows]) for key in ("terminated", "truncated", "valid", "rewards")}
+    cat = {key: torch.cat([x[key] for x in seen]) for key in ("terminated", "truncated", "rewards")}
+    cat["valid"] = torch.cat([x.targets["valid"] for x in windows])
     resets = torch.cat([x.resets for x in windows])
     inputs = torch.cat([x.inputs for x in windows])
     pseudo, done = ~cat["valid"], cat["terminated"] | cat["truncated"]
@@ -60,7 +99,7 @@ def test_window_shapes_resets_and_pseudo_steps():
 
 def test_pseudo_steps_are_masked_out_of_every_loss_term():
     task, engine = make(horizon=5, batch=3)
-    window = stream(task, engine, 1)[0]
+    window = stream(task, engine, 1)[0][0]
     pseudo = ~window.targets["valid"]
     assert pseudo.any()
     outputs = torch.randn(5, 3, 8, requires_grad=True)
@@ -77,65 +116,21 @@ def test_pseudo_steps_are_masked_out_of_every_loss_term():
     assert all(not m.requires_grad for m in metrics.values())
 
 
-def reference_lambda_returns(r, v, boot, term, trunc, valid, gamma, lam):
-    """Forward view, one step at a time: G^lam = (1-lam) sum_{n<N} lam^(n-1) G^(n) + lam^(N-1) G^(N), where
-    N counts the steps to the window's or the episode's end; a terminated episode's G^(n) does not bootstrap,
-    a truncated one's bootstraps from the value of its final observation (the next step's value)."""
-    steps = len(r)
-    values = list(v) + [boot]
-    out = []
-    for t in range(steps):
-        if not valid[t]:
-            out.append(0.0)
-            continue
-        n_step, total, discount = [], 0.0, 1.0
-        for k in range(t, steps):
-            total += discount * r[k]
-            discount *= gamma
-            if term[k]:
-                n_step.append(total)
-                break
-            n_step.append(total + discount * values[k + 1])
-            if trunc[k]:
-                break
-        n = len(n_step)
-        out.append(sum((1 - lam) * lam ** (i - 1) * n_step[i - 1] for i in range(1, n)) + lam ** (n - 1) * n_step[-1])
-    return out
-
-
-def test_lambda_returns_match_a_per_step_reference():
-    F_, T_ = False, True
-    columns = [  # rewards, terminated, truncated, valid (pseudo-step after every end)
-        ([0.0, 0.0, 1.0, 0.0, 0.0, 0.5, 0.0], [F_, F_, T_, F_, F_, F_, F_], [F_] * 7, [T_, T_, T_, F_, T_, T_, T_]),
-        ([1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0], [F_] * 7, [F_, T_, F_, F_, F_, F_, F_], [T_, T_, F_, T_, T_, T_, T_]),
-        ([0.3, -0.2, 0.0, 0.7, 0.1, 0.0, -1.0], [F_] * 7, [F_] * 7, [T_] * 7),
-        ([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0], [F_, F_, F_, F_, F_, F_, T_], [F_] * 7, [F_, T_, T_, T_, T_, T_, T_]),
-    ]
-    gen = torch.Generator().manual_seed(1)
-    values = torch.randn(7, 4, generator=gen)
-    bootstrap = torch.randn(4, generator=gen)
-    stack = lambda i, dtype: torch.tensor([c[i] for c in columns], dtype=dtype).T  # noqa: E731
-    rewards, term, trunc, valid = stack(0, torch.float64), stack(1, torch.bool), stack(2, torch.bool), stack(3, torch.bool)
-    for gamma, lam in [(0.99, 0.95), (0.9, 0.0), (0.8, 1.0)]:
-        got = lambda_returns(rewards, values, bootstrap, term, trunc, valid, gamma, lam)
-        for b, (r, te, tr, va) in enumerate(columns):
-            want = reference_lambda_returns(r, values[:, b].tolist(), bootstrap[b].item(), te, tr, va, gamma, lam)
-            assert torch.allclose(got[:, b], torch.tensor(want)), (gamma, lam, b)
-
 
 @pytest.mark.parametrize("method", ["bptt", "dni"])
 def test_acting_forward_equals_the_training_forward(method):
     task, engine = make(horizon=5, batch=3, method=method, hidden=8)
+    acting = Acting(task, engine)
     state = engine.initial_state(3)
-    window, state = task.next_window(engine, state)
+    window, state, _ = acting.next_window(task, engine, state)
     state, _ = engine.step(window, state)  # move the weights and the carried state off their start
     start = state
-    window, state = task.next_window(engine, state)
+    window, state, seen = acting.next_window(task, engine, state)
     assert window.resets[1:].any() and not window.resets[0].all()  # a reset in the middle, a carried start
     assert state is start  # the carried state is handed back unchanged
     outputs, final = engine.core(window.inputs, start, window.resets)
     logits, values = engine.task_loss.heads(outputs)
-    assert torch.allclose(values, window.targets["values"], atol=1e-12)
+    assert torch.allclose(values, seen["values"], atol=1e-12)
     for a, b in zip(final, task.acting_state):
         assert torch.allclose(a, b, atol=1e-12)
     carried, _ = engine.step(window, start)
@@ -190,6 +185,7 @@ def test_resume_is_bit_identical(tmp_path, capsys):
 @pytest.mark.parametrize("options,message", [
     ({"env": "dni_rnn/NoSuchEnv-v0"}, "unknown env id"),
     ({"env": "NoSuchEnvAnywhere-v9"}, "unknown env id"),
+    ({"env": "popgym-RepeatPreviousEasy-v0"}, "--env popgym:popgym-RepeatPreviousEasy-v0"),
     ({"memory_length": 0}, "memory-length must be >= 1"),
     ({"env": "dni_rnn/RepeatPreviousEasy-v0", "memory_length": 4}, "takes no argument memory_length"),
     ({"env_kwargs": "[1]"}, "JSON object"),
@@ -214,3 +210,21 @@ def test_bptt_learns_memory_chain_lag_2(tmp_path):
                             logdir=str(tmp_path), run_name="learn", log_every=1000)
     summary = train(train_cfg, EngineConfig(method="bptt"), RLOptions(memory_length=2))
     assert summary["success_rate"] >= 0.9, summary
+
+
+def test_native_env_state_round_trips_through_the_task():
+    task, engine = make(horizon=5, batch=3, memory_length=3)
+    state = engine.initial_state(3)
+    for _ in range(3):
+        window, state = task.next_window(engine, state)
+        state = task.acting_state
+    saved = task.state_dict()
+    assert set(saved["env"]) == {"tensors", "autoreset_pending", "has_been_reset", "generator"}
+    assert set(saved["episode_statistics"]) == {"episode_returns", "episode_lengths", "previous_done"}
+    want, _ = task.next_window(engine, state)
+    restored, _ = make(horizon=5, batch=3, memory_length=3)
+    restored.load_state_dict(saved)
+    got, _ = restored.next_window(engine, state)
+    assert torch.equal(got.inputs, want.inputs) and torch.equal(got.resets, want.resets)
+    for key in want.targets:
+        assert torch.equal(got.targets[key], want.targets[key]), key
