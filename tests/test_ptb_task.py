@@ -1,4 +1,4 @@
-"""Tests for tasks/ptb.py: the window stream, bits per character, training runs, and the real data."""
+"""PTBTask (dni_rnn_tasks/ptb/task.py): the window stream, bits per character, training runs, and the real data."""
 from __future__ import annotations
 
 import json
@@ -12,8 +12,9 @@ import torch
 from dni_rnn.cli import main
 from dni_rnn.engine import EngineConfig, WindowEngine
 from dni_rnn.training import TrainConfig, train
-from tasks import ptb_data
-from tasks.ptb import PTBOptions, PTBTask
+import dni_rnn_tasks.ptb as ptb_data
+from dni_rnn_tasks.ptb import PTBOptions, PTBTask
+from dni_rnn_tasks.ptb import task as ptb_task
 
 # The 49 characters of the standard data; with the end of line that makes the usual 50 symbols.
 SYMBOLS = "#$&'*-./0123456789<>N\\_abcdefghijklmnopqrstuvwxyz"
@@ -183,7 +184,7 @@ def test_resumed_run_equals_uninterrupted_run(corpus_dir, tmp_path):
 
 def test_download_flag_fetches_into_data_dir_first(corpus_dir, monkeypatch):
     calls = []
-    monkeypatch.setattr(ptb_data, "download", lambda dest=None, **kw: calls.append(dest))
+    monkeypatch.setattr(ptb_task, "download", lambda dest=None, **kw: calls.append(dest))
     task, _ = make(corpus_dir, download=True)
     assert calls == [str(corpus_dir)] and task.vocab_size == 50
 

@@ -1,8 +1,8 @@
 """Penn Treebank, character level (SPEC section 3): next-symbol prediction, bits per character.
 
 Training stream: the training split (5,017,482 symbols, 50 of them: 49 characters + end of line) is
-cut into ``B`` contiguous streams (:func:`tasks.ptb_data.batchify`) and read in windows of exactly
-``T`` steps (:class:`tasks.ptb_data.CharStream` with ``drop_last=True``: the last ``(L-1) mod T``
+cut into ``B`` contiguous streams (:func:`dni_rnn_tasks.ptb.stream.batchify`) and read in windows of exactly
+``T`` steps (:class:`dni_rnn_tasks.ptb.stream.CharStream` with ``drop_last=True``: the last ``(L-1) mod T``
 steps of an epoch are skipped, so every window has the same ``T * B`` normalisation). The recurrent
 state is carried from one window to the next, the classic setting where a boundary gradient matters.
 When the stream wraps to a new epoch (from the end of the corpus back to its start) the state is reset
@@ -45,7 +45,9 @@ from dni_rnn.cores import EncodedCore, make_core
 from dni_rnn.engine import Window
 from dni_rnn.state import State
 from dni_rnn.task import Task
-from tasks import ptb_data
+from dni_rnn_tasks.ptb.corpus import load_splits
+from dni_rnn_tasks.ptb.fetch import download
+from dni_rnn_tasks.ptb.stream import CharStream, batchify
 
 LN2 = math.log(2.0)
 
@@ -110,13 +112,13 @@ class PTBTask(Task):
     def __init__(self, options: PTBOptions, train, device):
         super().__init__(options, train, device)
         if options.download:
-            ptb_data.download(options.data_dir)
+            download(options.data_dir)
         # DataError (a ValueError with a one-line message naming the file) propagates to the CLI.
-        self.corpus = ptb_data.load_splits(options.data_dir, verify=options.verify)
+        self.corpus = load_splits(options.data_dir, verify=options.verify)
         self.vocab_size = self.corpus.vocab_size
         self.input_size = options.embedding
         # drop_last: every window has exactly T steps, so the loss normalisation never changes.
-        self.stream = ptb_data.CharStream(self.corpus.train, train.batch_size, train.horizon, device, drop_last=True)
+        self.stream = CharStream(self.corpus.train, train.batch_size, train.horizon, device, drop_last=True)
         self._epoch_end = torch.ones(train.batch_size, dtype=torch.bool, device=device)
         self._subset_rows = self._rows_for_limit(options.eval_limit)
         if self._subset_rows is not None:
@@ -183,7 +185,7 @@ class PTBTask(Task):
         """
         batch, horizon = self.options.eval_batch_size, self.options.eval_horizon
         device = next(engine.parameters()).device
-        data = ptb_data.batchify(ids, batch).to(device)  # (L, B)
+        data = batchify(ids, batch).to(device)  # (L, B)
         steps = data.shape[0] - 1 if rows is None else min(rows, data.shape[0] - 1)
         subset = self._subset_rows
         state = engine.initial_state(batch, device)
