@@ -5,7 +5,8 @@
 
 Each run writes ``logs/<name>/<task>__<method>__T<T>__s<seed>/``. ``--vary flag=v1,v2`` adds a grid
 dimension over any other ``dni-rnn train`` flag (e.g. ``--vary memory-length=2,4,8``); its value joins
-the run name as ``__<flag><value>``. The sweep is resumable: a run with a
+the run name as ``__<flag><value>``. ``--variant NAME="--flag v --other w"`` adds named sets of flags as one
+more dimension (the run name gets ``__<NAME>``): ablations that change several flags together. The sweep is resumable: a run with a
 ``summary.json`` is finished and skipped, a run with a ``checkpoint.pt`` continues from it
 (``--resume auto``), anything else starts afresh. Runs are ordered seed by seed, so a sweep cut short
 still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torch threads unless
@@ -18,6 +19,7 @@ import argparse
 import itertools
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -51,6 +53,8 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--vary", action="append", default=[], metavar="FLAG=V1,V2",
                         help="an extra grid dimension over a dni-rnn train flag (repeatable)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                        help='a named set of dni-rnn train flags, e.g. best="--sg-scale 1 --bootstrap-discount 0.9" (repeatable; one grid dimension)')
     parser.add_argument("--budget-samples", type=int, required=True, help="samples (time steps x batch) per run")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
@@ -65,15 +69,27 @@ def parse_args(argv=None):
     return args
 
 
-def command(args, task, method, horizon, seed, varied, sweep_dir: Path, threads: int) -> list[str]:
-    name = run_name(task, method, horizon, seed, varied)
+def parse_variants(specs: list[str]) -> list[tuple[str, list[str]]]:
+    """``['a=--x 1', 'b=']`` -> ``[("a", ["--x", "1"]), ("b", [])]``; no spec: one unnamed variant."""
+    variants = []
+    for spec in specs:
+        name, sep, flags = spec.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"sweep: --variant expects NAME=FLAGS with NAME a plain word, got {spec!r}")
+        variants.append((name, shlex.split(flags)))
+    return variants or [("", [])]
+
+
+def command(args, task, method, horizon, seed, varied, sweep_dir: Path, threads: int,
+            variant: tuple[str, list[str]] = ("", [])) -> list[str]:
+    name = run_name(task, method, horizon, seed, varied) + (f"__{variant[0]}" if variant[0] else "")
     steps = args.budget_samples // args.batch_size
     cmd = [
         sys.executable, "-m", "dni_rnn", "train", task, "--method", method, "--horizon", str(horizon),
         "--seed", str(seed), "--steps", str(steps), "--batch-size", str(args.batch_size),
         "--logdir", str(sweep_dir), "--run-name", name, "--threads", str(threads),
         "--checkpoint-every", str(args.checkpoint_every), "--no-progress", *args.extra,
-        *[part for flag, value in varied for part in (f"--{flag}", value)],
+        *[part for flag, value in varied for part in (f"--{flag}", value)], *variant[1],
     ]
     if args.eval_every_samples:
         cmd += ["--eval-every", str(max(1, args.eval_every_samples // (args.batch_size * horizon)))]
@@ -90,17 +106,19 @@ def main(argv=None) -> int:
     manifest = {k: v for k, v in vars(args).items() if k not in ("dry_run",)}
     (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
 
-    grid = [(task, method, horizon, seed, varied) for seed, task, varied, horizon, method
+    grid = [(task, method, horizon, seed, varied, variant) for seed, task, varied, variant, horizon, method
             in itertools.product(args.seeds, args.tasks, itertools.product(*parse_vary(args.vary)),
-                                 args.horizons, args.methods)]
+                                 parse_variants(args.variant), args.horizons, args.methods)]
     todo = []
-    for task, method, horizon, seed, varied in grid:
-        run_dir = sweep_dir / run_name(task, method, horizon, seed, varied)
+    for task, method, horizon, seed, varied, variant in grid:
+        cmd = command(args, task, method, horizon, seed, varied, sweep_dir, threads, variant)
+        run_dir = sweep_dir / cmd[cmd.index("--run-name") + 1]
         if (run_dir / "summary.json").is_file():
             continue
         if run_dir.exists() and not (run_dir / "checkpoint.pt").is_file():
             shutil.rmtree(run_dir)  # cut off before its first checkpoint: nothing to keep
-        todo.append(command(args, task, method, horizon, seed, varied, sweep_dir, threads))
+            cmd = command(args, task, method, horizon, seed, varied, sweep_dir, threads, variant)
+        todo.append(cmd)
     print(f"sweep {args.name}: {len(grid)} runs, {len(grid) - len(todo)} finished, {len(todo)} to run", flush=True)
     if args.dry_run:
         print("\n".join(" ".join(cmd) for cmd in todo))

@@ -1,0 +1,133 @@
+"""M's target types (n-step, lambda, target copy, shuffled control): the identities each one keeps."""
+import pytest
+import torch
+
+from dni_rnn.cores import LSTMCore
+from dni_rnn.state import flatten_state
+
+from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
+from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, full_bptt, grads_of
+
+TARGET_OPTIONS = [
+    {"sg_target_windows": 2},
+    {"sg_target_windows": 3, "sg_lambda": 0.5},
+    {"sg_target_ema": 0.05, "bootstrap_discount": 0.9},
+    {"sg_shuffle": True},
+]
+
+
+def build(layers=2):
+    torch.manual_seed(0)
+    return LSTMCore(FEATURES, HIDDEN, layers), RegressionLoss(HIDDEN, OUT)
+
+
+@pytest.mark.parametrize("options", TARGET_OPTIONS)
+def test_zero_synthetic_gradient_is_truncated_bptt_for_every_target(options):
+    """The target only trains M: with M frozen at 0 the core's gradients are truncated BPTT's."""
+    core, loss = build()
+    inputs, targets, resets = make_stream(12, BATCH, FEATURES, OUT, reset_prob=0.15)
+    engine = probe_engine(core, loss, method="dni", sg_scale=1.0, **options)
+    engine.sg_optimizer = torch.optim.SGD(engine.synthetic_gradient.parameters(), lr=0.0)
+    state = ref_state = engine.initial_state(BATCH)
+    for window in windows_of(inputs, targets, resets, HORIZON):
+        state, _ = engine.step(window, state)
+        got = grads_of(engine.core) + grads_of(engine.task_loss)
+        core.zero_grad(), loss.zero_grad()
+        outputs, ref_state = core(window.inputs, tuple(t.detach() for t in ref_state), window.resets)
+        loss(outputs, window)[0].backward()
+        for a, b in zip(got, grads_of(core) + grads_of(loss)):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,lam", [(2, 1.0), (3, 1.0), (3, 0.5), (4, 0.0)])
+@pytest.mark.parametrize("reset_prob", [0.0, 0.15])
+def test_oracle_lambda_target_is_the_true_gradient(n, lam, reset_prob):
+    """With the true future gradient in place of every bootstrap, the n-step / lambda target at a window
+    start is the true gradient there (any lambda: it mixes estimates that are all exact)."""
+    core, loss = build()
+    steps = 15
+    inputs, targets, resets = make_stream(steps, BATCH, FEATURES, OUT, reset_prob)
+    windows = windows_of(inputs, targets, resets, HORIZON)
+    _, true_at_starts, _ = full_bptt(core, loss, windows, BATCH)
+    engine = probe_engine(core, loss, method="dni", sg_scale=1.0, sg_target_windows=n, sg_lambda=lam)
+
+    # Oracle M: the true future gradient at whichever boundary state it is asked about (looked up by value).
+    states = []
+    state = engine.initial_state(BATCH)
+    with torch.no_grad():
+        for window in windows:
+            states.append(flatten_state(state))
+            _, state = core(window.inputs, state, window.resets)
+    states.append(flatten_state(state))
+    truths = [BATCH * g for g in true_at_starts] + [torch.zeros_like(true_at_starts[0])]
+
+    def oracle(flat, context=None, next_resets=None, target=False):
+        index = min(range(len(states)), key=lambda i: (states[i] - flat.detach()).abs().max())
+        grad = truths[index]
+        return grad * (~next_resets).unsqueeze(-1) if next_resets is not None else grad
+
+    engine.boundary.predict = oracle
+    got = record_targets(engine)
+    state = engine.initial_state(BATCH)
+    for window in windows:
+        state, _ = engine.step(window, state)
+    assert len(got) == len(windows) - n + 1
+    for k, target in enumerate(got):
+        torch.testing.assert_close(target, truths[k], rtol=1e-9, atol=1e-10)
+
+
+def test_target_copy_bootstraps_with_the_slow_copy():
+    """target_ema: delta_0 = B dL/ds_0 + J^T (discount * M'(s_T)), with M' the slow copy, not M."""
+    core, loss = build()
+    inputs, targets, resets = make_stream(HORIZON, BATCH, FEATURES, OUT)
+    (window,) = windows_of(inputs, targets, resets, HORIZON)
+    window = window._replace(next_resets=torch.zeros(BATCH, dtype=torch.bool))
+    engine = probe_engine(core, loss, method="dni", sg_scale=0.3, bootstrap_discount=0.8, sg_target_ema=0.1)
+    torch.nn.init.normal_(engine.synthetic_gradient.net[-1].weight, std=0.3)
+    torch.nn.init.normal_(engine.boundary.target_module.net[-1].weight, std=0.3)
+    start_state = tuple(torch.randn_like(t) for t in engine.initial_state(BATCH))
+    with torch.no_grad():
+        _, final = core(window.inputs, start_state)
+        slow = engine.boundary.target_module(flatten_state(final))
+    got = record_targets(engine)
+    engine.step(window, type(engine.initial_state(1))(*start_state))
+
+    start = tuple(t.clone().requires_grad_(True) for t in start_state)
+    outputs, final = core(window.inputs, type(engine.initial_state(1))(*start))
+    objective = BATCH * loss(outputs, window)[0] + 0.8 * (slow * flatten_state(final)).sum()
+    want = torch.cat([g.transpose(0, 1).flatten(1) for g in torch.autograd.grad(objective, start)], -1)
+    torch.testing.assert_close(got[0], want, rtol=1e-9, atol=1e-12)
+    # ...and the copy moved towards M by tau after M's step.
+    assert not torch.equal(engine.boundary.target_module.net[-1].weight, engine.synthetic_gradient.net[-1].weight)
+
+
+def test_shuffled_control_injects_a_permutation_of_m():
+    """sg_shuffle: the parameters see M's predictions permuted across the batch; M's target is unshuffled."""
+    core, loss = build(layers=1)
+    inputs, targets, resets = make_stream(HORIZON, BATCH, FEATURES, OUT)
+    (window,) = windows_of(inputs, targets, resets, HORIZON)
+    window = window._replace(next_resets=torch.zeros(BATCH, dtype=torch.bool))
+    engine = probe_engine(core, loss, method="dni", sg_scale=1.0, sg_shuffle=True)
+    torch.nn.init.normal_(engine.synthetic_gradient.net[-1].weight, std=0.3)
+    permutation = torch.randperm(BATCH, generator=torch.Generator().manual_seed(0))  # the boundary's first draw
+    start_state = engine.initial_state(BATCH)
+    with torch.no_grad():
+        _, final = core(window.inputs, start_state)
+        m = engine.synthetic_gradient(flatten_state(final))
+    got = record_targets(engine)
+    engine.step(window, start_state)
+    engine_grads = grads_of(engine.core)
+
+    core.zero_grad(), loss.zero_grad()
+    start = tuple(t.clone().requires_grad_(True) for t in start_state)
+    outputs, final = core(window.inputs, type(start_state)(*start))
+    (loss(outputs, window)[0] + (m[permutation] * flatten_state(final)).sum() / BATCH).backward()
+    for a, b in zip(engine_grads, grads_of(core)):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    assert not torch.equal(permutation, torch.arange(BATCH))
+    # M's target carries the unshuffled bootstrap: B dL/ds_0 + J^T m.
+    start = tuple(t.clone().requires_grad_(True) for t in start_state)
+    outputs, final = core(window.inputs, type(start_state)(*start))
+    objective = BATCH * loss(outputs, window)[0] + (m * flatten_state(final)).sum()
+    want = torch.cat([g.transpose(0, 1).flatten(1) for g in torch.autograd.grad(objective, start)], -1)
+    torch.testing.assert_close(got[0], want, rtol=1e-9, atol=1e-12)
