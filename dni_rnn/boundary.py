@@ -208,18 +208,37 @@ class SyntheticBoundary(nn.Module):
 
     def regress(self, flat_state: Tensor, target: Tensor, context: Tensor | None = None,
                 keep: Tensor | None = None) -> dict[str, Tensor]:
-        """One optimiser step of ``M`` on ``sum_b keep_b ||M(s[b]) - target[b]||^2 / B`` (``[B, S]`` each).
+        """One optimiser step of ``M`` on :meth:`regression_loss`; returns its metrics."""
+        metrics = self.regression_loss(flat_state, target, context, keep)
+        self.step(metrics["losses/synthetic_grad"])
+        return {name: value.detach() for name, value in metrics.items()}
 
-        Returns ``losses/synthetic_grad`` and ``charts/sg_online_cosine``, the cosine between ``M(s)`` and
-        its target pooled over the kept entries (the batch's aligned part adds up, as in the parameter update).
+    def regression_loss(self, flat_state: Tensor, target: Tensor, context: Tensor | None = None,
+                        keep: Tensor | None = None) -> dict[str, Tensor]:
+        """``sum_b keep_b ||M(s[b]) - target[b]||^2 / B`` (``[B, S]`` each; ``keep`` ``[B]`` bool or None).
+
+        Left-out entries are selected out, not multiplied by 0, so a non-finite state there (an episode that
+        just ended) cannot reach ``M``'s weights. Returns ``losses/synthetic_grad`` (in the graph of ``M``)
+        and ``charts/sg_online_cosine``, the cosine between ``M(s)`` and its target pooled over the kept
+        entries (the batch's aligned part adds up, as it does in the parameter update).
         """
-        prediction = (self.runner or self.module)(flat_state.detach(), context)  # (B, S)
         target = target.detach()
+        flat_state = flat_state.detach()
+        if keep is not None:
+            rows = keep.unsqueeze(-1)
+            flat_state, target = torch.where(rows, flat_state, 0.0), torch.where(rows, target, 0.0)
+            context = torch.where(rows, context, 0.0) if context is not None else None
+        prediction = (self.runner or self.module)(flat_state, context)  # (B, S)
         error = (prediction - target).pow(2).sum(-1)  # (B,)
         if keep is not None:
-            weight = keep.to(error.dtype)
-            error = error * weight
-        sg_loss = error.sum() / error.shape[0]
+            error = torch.where(keep, error, 0.0)
+            prediction = torch.where(keep.unsqueeze(-1), prediction, 0.0)
+        with torch.no_grad():
+            cosine = (prediction * target).sum() / (prediction.norm() * target.norm()).clamp_min(1e-30)
+        return {"losses/synthetic_grad": error.sum() / error.shape[0], "charts/sg_online_cosine": cosine}
+
+    def step(self, sg_loss: Tensor) -> None:
+        """Backward of ``M``'s regression loss, clipping, the optimiser step and the target copy's update."""
         self.optimizer.zero_grad(set_to_none=True)
         sg_loss.backward()
         if self.grad_clip is not None:
@@ -229,12 +248,6 @@ class SyntheticBoundary(nn.Module):
             with torch.no_grad():
                 for online, slow in zip(self.module.parameters(), self.target_module.parameters()):
                     slow.lerp_(online, self.target_ema)
-        with torch.no_grad():
-            predicted = prediction.detach()
-            if keep is not None:
-                predicted, target = predicted * weight.unsqueeze(-1), target * weight.unsqueeze(-1)
-            cosine = (predicted * target).sum() / (predicted.norm() * target.norm()).clamp_min(1e-30)
-        return {"losses/synthetic_grad": sg_loss.detach(), "charts/sg_online_cosine": cosine}
 
     @staticmethod
     def carry(final: State) -> State:

@@ -279,28 +279,34 @@ class WindowEngine(nn.Module):
             direction = boundary.backward(objective, final, window.next_resets, window.next_context, inject=inject)
         grad_norm = self._grad_norm(self.model_parameters(), cfg.grad_clip)
         metrics["charts/grad_norm"] = grad_norm
-
         finite = torch.isfinite(objective.detach()) & torch.isfinite(grad_norm)
+
+        regression = None
+        if boundary is not None:
+            target = self._target(window, start)  # before the step: the weights of this window's graph
+            if target is not None:
+                regression = boundary.regression_loss(*target)
+                metrics["charts/delta_norm"] = target[1].norm(dim=-1).mean()
+                finite = finite & torch.isfinite(regression["losses/synthetic_grad"])  # M is inside the guard
+
         if self._distributed:  # every rank skips a bad window together, or none does
             finite = finite.to(torch.int32)
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
         if not bool(finite):
             if boundary is not None:
                 boundary.discard()
+                self._chain.clear()  # the n-step buffer may hold the bad window: start it afresh
             return self._skip_window(state, metrics)
         self.bad_windows = 0
 
-        if boundary is not None:
-            if probe_due:
-                self.probe.snapshot(self.core, self.task_loss)  # the weights M(s_T) was injected into
-            regression = self._target(window, start)  # before the step: the weights of this window's graph
+        if probe_due:
+            self.probe.snapshot(self.core, self.task_loss)  # the weights M(s_T) was injected into
         self.optimizer.step()
 
         if boundary is not None:
             if regression is not None:
-                flat_start, target, context, keep = regression
-                metrics.update(boundary.regress(flat_start, target, context, keep))
-                metrics["charts/delta_norm"] = target.norm(dim=-1).mean()
+                boundary.step(regression["losses/synthetic_grad"])
+                metrics.update({name: value.detach() for name, value in regression.items()})
             metrics.update(self.probe.observe(window))
             if probe_due:
                 self.probe.begin(state, window, direction)

@@ -63,6 +63,6 @@ def probe_engine(core, loss, **config):
 def record_targets(engine):
     """Hook ``M``'s regression: returns the list the targets it is trained on are appended to."""
     targets = []
-    regress = engine.boundary.regress
-    engine.boundary.regress = lambda flat, target, *args: (targets.append(target), regress(flat, target, *args))[1]
+    regression_loss = engine.boundary.regression_loss
+    engine.boundary.regression_loss = lambda flat, target, *args: (targets.append(target), regression_loss(flat, target, *args))[1]
     return targets

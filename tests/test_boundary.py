@@ -1,14 +1,13 @@
 """SyntheticBoundary in a user's own loop: the same identities as the engine, through the public API."""
 import pytest
 import torch
+from helpers import RegressionLoss, make_stream, windows_of
+from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, full_bptt, grads_of
 
 from dni_rnn.boundary import SyntheticBoundary
 from dni_rnn.cores import GRUCore, LSTMCore
 from dni_rnn.engine import EngineConfig, WindowEngine
 from dni_rnn.state import flatten_state, state_size
-
-from helpers import RegressionLoss, make_stream, windows_of
-from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, full_bptt, grads_of
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -83,3 +82,20 @@ def test_m_and_aux_head_follow_a_float64_core():
     state, metrics = engine.step(window, engine.initial_state(BATCH, dtype=torch.float64))
     assert engine.synthetic_gradient.net[-1].weight.dtype == torch.float64
     assert flatten_state(state).dtype == torch.float64 and torch.isfinite(metrics["losses/aux"])
+
+
+def test_non_finite_state_of_an_ended_episode_does_not_poison_m():
+    """An entry reset at step 0 is left out of M's loss by selection: NaN in its carried state (whatever
+    ended that episode) must not reach M's weights (NaN x 0 would)."""
+    torch.manual_seed(0)
+    core, loss = LSTMCore(FEATURES, HIDDEN), RegressionLoss(HIDDEN, OUT)
+    engine = WindowEngine(core, loss, EngineConfig(method="dni"))
+    inputs, targets, resets = make_stream(HORIZON, BATCH, FEATURES, OUT)
+    resets[0, 0] = True
+    (window,) = windows_of(inputs, targets, resets, HORIZON)
+    state = engine.initial_state(BATCH)
+    state.hidden[:, 0] = float("nan")
+    _, metrics = engine.step(window, state)
+    assert torch.isfinite(metrics["losses/task"]) and torch.isfinite(metrics["losses/synthetic_grad"])
+    assert all(torch.isfinite(p).all() for p in engine.synthetic_gradient.parameters())
+    assert all(torch.isfinite(p).all() for p in engine.core.parameters())

@@ -1,13 +1,12 @@
 """The SG-quality probe: exact against a known future gradient, blind to reset boundaries, snapshot weights."""
 import torch
+from helpers import RegressionLoss, make_stream, probe_engine, windows_of
+from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT
 
 from dni_rnn.cores import LSTMCore
 from dni_rnn.engine import Window
 from dni_rnn.probe import SGProbe
 from dni_rnn.state import flatten_state, leaf_state, state_tensors
-
-from helpers import RegressionLoss, make_stream, probe_engine, windows_of
-from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT
 
 
 def run_window(core, loss, state, window):

@@ -1,12 +1,11 @@
 """M's target types (n-step, lambda, target copy, shuffled control): the identities each one keeps."""
 import pytest
 import torch
+from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
+from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, full_bptt, grads_of
 
 from dni_rnn.cores import LSTMCore
 from dni_rnn.state import flatten_state
-
-from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
-from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, full_bptt, grads_of
 
 TARGET_OPTIONS = [
     {"sg_target_windows": 2},
