@@ -52,7 +52,10 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises many kinds for a damaged file
-        raise ValueError(f"checkpoint {path} is corrupt or not a dni_rnn checkpoint ({type(error).__name__}); delete it or resume from another") from None
+        raise ValueError(
+            f"checkpoint {path} is corrupt or not a dni_rnn checkpoint ({type(error).__name__}); "
+            "delete it or resume from another"
+        ) from None
     if not isinstance(payload, dict) or "config" not in payload:
         raise ValueError(f"checkpoint {path} is not a dni_rnn checkpoint")
     return payload

@@ -13,11 +13,11 @@ clip, Adam, detach. The engine runs the same model, loss and optimiser (``bptt``
 Memory: peak resident memory of a fresh process that trains on a stream of S steps, for the window
 engine (``dni``) and for full BPTT over the whole stream (one backward at the end), S = 1e3..1e5.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -71,14 +71,31 @@ def make_windows(count: int, horizon: int, batch: int, features: int, out: int, 
         resets = None
         if reset_every:
             resets = torch.rand(horizon, batch, generator=gen) < 1.0 / reset_every
-        windows.append(Window(torch.randn(horizon, batch, features, generator=gen),
-                              torch.randn(horizon, batch, out, generator=gen), None, resets,
-                              torch.zeros(batch, dtype=torch.bool)))
+        windows.append(
+            Window(
+                torch.randn(horizon, batch, features, generator=gen),
+                torch.randn(horizon, batch, out, generator=gen),
+                None,
+                resets,
+                torch.zeros(batch, dtype=torch.bool),
+            )
+        )
     return windows
 
 
-def time_methods(cell, hidden, layers, batch, horizon, rounds, windows_per_round, features=32, out=32,
-                 methods=("tbptt", "bptt", "dni", "dni_aux"), reset_every=0) -> list[dict]:
+def time_methods(
+    cell,
+    hidden,
+    layers,
+    batch,
+    horizon,
+    rounds,
+    windows_per_round,
+    features=32,
+    out=32,
+    methods=("tbptt", "bptt", "dni", "dni_aux"),
+    reset_every=0,
+) -> list[dict]:
     torch.manual_seed(0)
     learners = {}
     for method in methods:
@@ -102,12 +119,23 @@ def time_methods(cell, hidden, layers, batch, horizon, rounds, windows_per_round
     for method in methods:
         ratios = [t / b for t, b in zip(times[method], times[baseline])]
         q = statistics.quantiles(times[method], n=4) if len(times[method]) > 1 else [times[method][0]] * 3
-        records.append({
-            "cell": cell, "hidden": hidden, "layers": layers, "batch": batch, "horizon": horizon, "method": method,
-            "resets": bool(reset_every), "window_ms": statistics.median(times[method]), "window_ms_iqr": q[2] - q[0],
-            "ratio_to_tbptt": statistics.median(ratios), "rounds": rounds, "windows_per_round": windows_per_round,
-            "threads": torch.get_num_threads(),
-        })
+        records.append(
+            {
+                "cell": cell,
+                "hidden": hidden,
+                "layers": layers,
+                "batch": batch,
+                "horizon": horizon,
+                "method": method,
+                "resets": bool(reset_every),
+                "window_ms": statistics.median(times[method]),
+                "window_ms_iqr": q[2] - q[0],
+                "ratio_to_tbptt": statistics.median(ratios),
+                "rounds": rounds,
+                "windows_per_round": windows_per_round,
+                "threads": torch.get_num_threads(),
+            }
+        )
     return records
 
 
@@ -142,13 +170,17 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 
 
 def markdown(records: list[dict]) -> str:
-    lines = ["| cell | H | layers | B | T | resets | method | window ms (IQR) | ratio to hand-written TBPTT |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| cell | H | layers | B | T | resets | method | window ms (IQR) | ratio to hand-written TBPTT |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in records:
         if "window_ms" in r:
-            lines.append(f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
-                         f"{'yes' if r['resets'] else 'no'} | {r['method']} | {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | "
-                         f"{r['ratio_to_tbptt']:.3f} |")
+            lines.append(
+                f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
+                f"{'yes' if r['resets'] else 'no'} | {r['method']} | {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | "
+                f"{r['ratio_to_tbptt']:.3f} |"
+            )
     memory = [r for r in records if "peak_bytes" in r]
     if memory:
         lines += ["", "| method | stream steps | peak memory (MiB) |", "|---|---|---|"]
@@ -178,8 +210,16 @@ def main(argv=None) -> int:
         records += time_methods(cell, hidden, layers, batch, horizon, rounds, per_round, reset_every=reset_every)
         print(markdown(records[-4:]).splitlines()[-4:], file=sys.stderr, flush=True)
     for method, steps in memory_grid:
-        records.append({"method": method, "stream_steps": steps, "hidden": 64, "batch": 8, "horizon": 8,
-                        "peak_bytes": peak_memory(method, steps, hidden=64, batch=8, horizon=8)})
+        records.append(
+            {
+                "method": method,
+                "stream_steps": steps,
+                "hidden": 64,
+                "batch": 8,
+                "horizon": 8,
+                "peak_bytes": peak_memory(method, steps, hidden=64, batch=8, horizon=8),
+            }
+        )
     for record in records:
         print(json.dumps(record))
     print(markdown(records))

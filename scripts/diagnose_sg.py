@@ -16,6 +16,7 @@ checkpoint's curriculum level, with the core's learning rate set to ``--core-lr`
 and M's to ``--sg-lr``, and reports the SG-quality probe's mean cosine in each quarter: whether M can
 follow the future gradient when the core holds still, and when it moves.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,10 +55,17 @@ def track(task, engine, payload, args) -> dict:
         task.length, task.repeats = level["length"], level["repeats"]  # hold the curriculum still
     quarter = max(1, len(cosines) // 4)
     return {
-        "checkpoint": args.checkpoint, "curriculum": level, "windows": args.track, "core_lr": args.core_lr,
-        "sg_lr": args.sg_lr, "probes": len(cosines),
-        "probe_cosine_by_quarter": [sum(cosines[i:i + quarter]) / len(cosines[i:i + quarter])
-                                    for i in range(0, quarter * 4, quarter) if cosines[i:i + quarter]],
+        "checkpoint": args.checkpoint,
+        "curriculum": level,
+        "windows": args.track,
+        "core_lr": args.core_lr,
+        "sg_lr": args.sg_lr,
+        "probes": len(cosines),
+        "probe_cosine_by_quarter": [
+            sum(cosines[i : i + quarter]) / len(cosines[i : i + quarter])
+            for i in range(0, quarter * 4, quarter)
+            if cosines[i : i + quarter]
+        ],
     }
 
 
@@ -114,7 +122,9 @@ def main(argv=None) -> int:
         "linear_fit_train_cosine": cosine(x[:half] @ weights, y[:half]),
         "linear_fit_heldout_cosine": cosine(fitted, y[half:]),
         "linear_fit_heldout_relative_error": relative_error(fitted, y[half:]),
-        "linear_fit_heldout_r2": float(1 - (fitted - y[half:]).pow(2).sum() / (y[half:] - y[:half].mean(0)).pow(2).sum()),
+        "linear_fit_heldout_r2": float(
+            1 - (fitted - y[half:]).pow(2).sum() / (y[half:] - y[:half].mean(0)).pow(2).sum()
+        ),
     }
     print(json.dumps(result, indent=1))
     return 0

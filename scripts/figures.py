@@ -1,4 +1,5 @@
 """The PNG figures of a report: curriculum and probe curves per T, final value vs T, PTB validation BPC."""
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,9 @@ def _colors(methods) -> dict[str, str]:
 def _x_scale(curves) -> tuple[float, str]:
     """Divisor and unit word for an x-axis of sample counts, from the largest step of ``curves``."""
     top = max((float(c[0][-1]) for c in curves if len(c[0])), default=0.0)
-    return next(((s, u) for s, u in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")) if top >= s),
-                (1.0, "count"))
+    return next(
+        ((s, u) for s, u in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")) if top >= s), (1.0, "count")
+    )
 
 
 def mean_curve(curves: list[tuple[np.ndarray, np.ndarray]], kind: str = "step", points: int = 400):
@@ -74,8 +76,9 @@ def mean_curve(curves: list[tuple[np.ndarray, np.ndarray]], kind: str = "step", 
     return grid[keep], mean[keep]
 
 
-def plot_curves_by_horizon(runs: list[Run], tag: str, path: Path, title: str, ylabel: str, kind: str = "step",
-                           hline: float | None = None) -> Path | None:
+def plot_curves_by_horizon(
+    runs: list[Run], tag: str, path: Path, title: str, ylabel: str, kind: str = "step", hline: float | None = None
+) -> Path | None:
     """One panel per T, one line per method (mean over seeds, bold) plus each seed (light)."""
     groups: dict[tuple, list] = {}
     for run in runs:
@@ -109,7 +112,7 @@ def plot_curves_by_horizon(runs: list[Run], tag: str, path: Path, title: str, yl
         ax.legend(fontsize=8, loc="best")
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
-    for ax in axes.flat[len(horizons):]:
+    for ax in axes.flat[len(horizons) :]:
         ax.set_visible(False)
     fig.suptitle(title)
     fig.tight_layout()
@@ -137,8 +140,16 @@ def plot_final_vs_horizon(task: str, records: list[dict], path: Path) -> Path | 
             stats = [mean_std(groups[(task, method, h, metric)]) for h in horizons]
             offset = (i - (len(methods) - 1) / 2) * 0.06
             xs = np.array(horizons, dtype=float) + offset
-            ax.errorbar(xs, [s[0] for s in stats], yerr=[s[1] for s in stats], color=colors[method], marker="o",
-                        capsize=3, lw=1.8, label=f"{method} (ours, mean ± std)")
+            ax.errorbar(
+                xs,
+                [s[0] for s in stats],
+                yerr=[s[1] for s in stats],
+                color=colors[method],
+                marker="o",
+                capsize=3,
+                lw=1.8,
+                label=f"{method} (ours, mean ± std)",
+            )
             for x, h in zip(xs, horizons):
                 values = groups[(task, method, h, metric)]
                 ax.scatter([x] * len(values), values, color=colors[method], s=10, alpha=0.4, zorder=3)
@@ -146,12 +157,22 @@ def plot_final_vs_horizon(task: str, records: list[dict], path: Path) -> Path | 
             for method, by_h in PAPER_TABLE1[task].items():
                 horizons = sorted(by_h)
                 all_horizons |= set(horizons)
-                ax.plot(horizons, [by_h[h] for h in horizons], ls="--", marker="s", mfc="none", ms=7,
-                        color=colors[method], alpha=0.8, label=f"{method} (paper, Table 1)")
+                ax.plot(
+                    horizons,
+                    [by_h[h] for h in horizons],
+                    ls="--",
+                    marker="s",
+                    mfc="none",
+                    ms=7,
+                    color=colors[method],
+                    alpha=0.8,
+                    label=f"{method} (paper, Table 1)",
+                )
         ax.set_xticks(sorted(all_horizons))
         ax.set_xlabel("truncation horizon T (time steps)")
-        ax.set_ylabel({"max_length": "largest sequence length N reached",
-                       "max_repeats": "largest repeat count R reached"}[metric])
+        ax.set_ylabel(
+            {"max_length": "largest sequence length N reached", "max_repeats": "largest repeat count R reached"}[metric]
+        )
         ax.set_title(f"{TASK_LABELS[task]}: {METRIC_LABELS[metric]} vs T")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
@@ -187,12 +208,14 @@ def plot_ptb_bpc(runs: list[Run], path: Path, target: float | None) -> Path | No
                 lows.append(float(np.min(values)))
             grid, mean = mean_curve(curves, "linear")
             ls = "-" if method == "bptt" else ("--" if method == "dni" else "-.")
-            ax.plot(grid / scale, mean, color=color, lw=2.2, ls=ls,
-                    label=f"{method} T={horizon} (mean of {len(curves)})")
+            ax.plot(
+                grid / scale, mean, color=color, lw=2.2, ls=ls, label=f"{method} T={horizon} (mean of {len(curves)})"
+            )
             highs.append(float(np.max(mean)))
     if target is not None:
-        ax.axhline(target, color="0.3", lw=1, ls=":",
-                   label=f"BPTT T=40 final valid BPC, mean over seeds ({target:.3f})")
+        ax.axhline(
+            target, color="0.3", lw=1, ls=":", label=f"BPTT T=40 final valid BPC, mean over seeds ({target:.3f})"
+        )
     bottom = min(lows + ([target] if target is not None else []))
     ax.set_ylim(bottom - 0.02, min(max(highs), bottom + 1.0) + 0.02)
     ax.set_xlabel(f"characters seen ({unit})")
@@ -214,26 +237,46 @@ def make_figures(runs: list[Run], records: list[dict], figures_dir, probe_exclud
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for task in sorted({r.task for r in runs}, key=lambda t: (t not in TASK_METRICS, list(TASK_METRICS).index(t)
-                                                                 if t in TASK_METRICS else 0, t)):
+    for task in sorted(
+        {r.task for r in runs},
+        key=lambda t: (t not in TASK_METRICS, list(TASK_METRICS).index(t) if t in TASK_METRICS else 0, t),
+    ):
         task_runs = [r for r in runs if r.task == task]
         label = TASK_LABELS.get(task, task)
         if task in COPY_TASKS:
-            written.append(plot_curves_by_horizon(task_runs, "charts/curriculum_length",
-                                                  figures_dir / f"{task}_curriculum.png",
-                                                  f"{label}: curriculum length N vs samples seen",
-                                                  "curriculum length N (steps)"))
+            written.append(
+                plot_curves_by_horizon(
+                    task_runs,
+                    "charts/curriculum_length",
+                    figures_dir / f"{task}_curriculum.png",
+                    f"{label}: curriculum length N vs samples seen",
+                    "curriculum length N (steps)",
+                )
+            )
             if task == "repeat_copy":
-                written.append(plot_curves_by_horizon(task_runs, "charts/curriculum_repeats",
-                                                      figures_dir / f"{task}_curriculum_repeats.png",
-                                                      f"{label}: curriculum repeat count R vs samples seen",
-                                                      "curriculum repeats R"))
+                written.append(
+                    plot_curves_by_horizon(
+                        task_runs,
+                        "charts/curriculum_repeats",
+                        figures_dir / f"{task}_curriculum_repeats.png",
+                        f"{label}: curriculum repeat count R vs samples seen",
+                        "curriculum repeats R",
+                    )
+                )
             written.append(plot_final_vs_horizon(task, records, figures_dir / f"{task}_final_vs_T.png"))
         if task == "ptb":
             written.append(plot_ptb_bpc(task_runs, figures_dir / "ptb_bpc_valid.png", ptb_targets(task_runs)[1]))
         sg_runs = [r for r in task_runs if r.method in ("dni", "dni_aux") and r.path.name not in probe_exclude]
         if sg_runs:
-            written.append(plot_curves_by_horizon(sg_runs, "charts/sg_cosine", figures_dir / f"{task}_sg_cosine.png",
-                                                  f"{label}: synthetic-gradient probe cosine vs samples seen",
-                                                  "cosine(M(s_T), true gradient)", kind="linear", hline=0.0))
+            written.append(
+                plot_curves_by_horizon(
+                    sg_runs,
+                    "charts/sg_cosine",
+                    figures_dir / f"{task}_sg_cosine.png",
+                    f"{label}: synthetic-gradient probe cosine vs samples seen",
+                    "cosine(M(s_T), true gradient)",
+                    kind="linear",
+                    hline=0.0,
+                )
+            )
     return [p for p in written if p is not None]

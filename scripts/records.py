@@ -3,6 +3,7 @@
 A record has the keys ``task, method, horizon, seed, budget_samples, metric, value, samples,
 wall_seconds, run``; see ``scripts/report.py`` for the metrics.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,11 @@ PAPER_PTB_BPC = {("bptt", 8): 1.354, ("bptt", 20): 1.349, ("bptt", 40): 1.344, (
 PAPER_PTB_DATA_SAVING = {("dni", 8): 2.3}  # "reaching BPTT T=40's final value with roughly 2.3x less data"
 
 COPY_TASKS = ("copy", "repeat_copy")
-TASK_METRICS = {"copy": ("max_length",), "repeat_copy": ("max_length", "max_repeats"),
-                "ptb": ("bpc_valid", "bpc_test", "chars_to_bptt40")}
+TASK_METRICS = {
+    "copy": ("max_length",),
+    "repeat_copy": ("max_length", "max_repeats"),
+    "ptb": ("bpc_valid", "bpc_test", "chars_to_bptt40"),
+}
 TASK_LABELS = {"copy": "Copy", "repeat_copy": "Repeat copy", "ptb": "Penn Treebank (characters)"}
 METRIC_LABELS = {"max_length": "largest length N", "max_repeats": "largest repeats R"}
 METHOD_ORDER = ("bptt", "dni", "dni_aux")
@@ -43,12 +47,18 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-
 def _record(run: Run, metric: str, value) -> dict:
     return {
-        "task": run.task, "method": run.method, "horizon": run.horizon, "seed": run.seed,
-        "budget_samples": run.sweep.budget_samples, "metric": metric, "value": value,
-        "samples": run.summary.get("samples"), "wall_seconds": run.summary.get("wall_seconds"), "run": run.name,
+        "task": run.task,
+        "method": run.method,
+        "horizon": run.horizon,
+        "seed": run.seed,
+        "budget_samples": run.sweep.budget_samples,
+        "metric": metric,
+        "value": value,
+        "samples": run.summary.get("samples"),
+        "wall_seconds": run.summary.get("wall_seconds"),
+        "run": run.name,
     }
 
 
@@ -110,8 +120,9 @@ def run_records(runs: list[Run]) -> list[dict]:
 
 
 def sort_records(records: list[dict]) -> list[dict]:
-    return sorted(records, key=lambda r: (r["task"], _method_key(r["method"]), r["horizon"], r["seed"],
-                                          r["metric"], r["run"]))
+    return sorted(
+        records, key=lambda r: (r["task"], _method_key(r["method"]), r["horizon"], r["seed"], r["metric"], r["run"])
+    )
 
 
 def collect(sweep_dirs) -> list[dict]:
@@ -123,9 +134,12 @@ def merge_records(old: list[dict], new: list[dict], sweep_dirs) -> list[dict]:
     """``old`` without records of the sweeps in ``sweep_dirs`` or with the key of a new record, plus ``new``."""
     reported = {Path(p).resolve() for p in sweep_dirs}
     new_keys = {tuple(r[k] for k in RECORD_KEY) for r in new}
-    kept = [r for r in old
-            if tuple(r.get(k) for k in RECORD_KEY) not in new_keys
-            and Path(str(r.get("run", ""))).resolve().parent not in reported]
+    kept = [
+        r
+        for r in old
+        if tuple(r.get(k) for k in RECORD_KEY) not in new_keys
+        and Path(str(r.get("run", ""))).resolve().parent not in reported
+    ]
     return sort_records(kept + new)
 
 
@@ -144,6 +158,7 @@ def write_results(records: list[dict], results_dir, sweep_dirs) -> list[Path]:
 
 
 # ----- statistics and formatting --------------------------------------------------------------------
+
 
 def group_values(records: list[dict]) -> dict[tuple, list[float]]:
     """``(task, method, horizon, metric) -> values over seeds``."""

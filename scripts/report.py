@@ -31,6 +31,7 @@ BPC (``charts/bpc_valid``) was at most the final valid BPC of the BPTT T=40 run 
 over the BPTT T=40 seeds when that seed has none); runs that never got there have no record. Only full
 validation passes count (``charts/bpc_valid_subset`` of ``--eval-limit`` runs is not comparable).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,14 @@ from scripts.tables import build_markdown
 __all__ = ["collect", "first_reach", "main", "mean_curve", "sort_records", "write_report"]
 
 
-def write_report(sweep_dirs, results_dir="results", figures_dir="docs/figures", markdown_path=None,
-                 echo: bool = False, probe_exclude=()) -> dict:
+def write_report(
+    sweep_dirs,
+    results_dir="results",
+    figures_dir="docs/figures",
+    markdown_path=None,
+    echo: bool = False,
+    probe_exclude=(),
+) -> dict:
     """Write results JSON, figures and the Markdown page for ``sweep_dirs``.
 
     Returns ``{"records", "results", "figures", "markdown", "markdown_path"}``.
@@ -65,19 +72,34 @@ def write_report(sweep_dirs, results_dir="results", figures_dir="docs/figures", 
     markdown_path.write_text(markdown)
     if echo:
         print(markdown)
-    return {"records": records, "results": results, "figures": figures, "markdown": markdown,
-            "markdown_path": markdown_path}
+    return {
+        "records": records,
+        "results": results,
+        "figures": figures,
+        "markdown": markdown,
+        "markdown_path": markdown_path,
+    }
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sweep", action="append", nargs="+", required=True,
-                        help="sweep directory (logs/<name>); repeat or list several")
+    parser.add_argument(
+        "--sweep",
+        action="append",
+        nargs="+",
+        required=True,
+        help="sweep directory (logs/<name>); repeat or list several",
+    )
     parser.add_argument("--results", default="results", help="directory of the <task>.json results files")
     parser.add_argument("--figures", default="docs/figures", help="directory of the PNG figures")
     parser.add_argument("--markdown", default=None, help="Markdown page; default docs/results_<sweep names>.md")
-    parser.add_argument("--probe-exclude", nargs="*", default=[], metavar="RUN",
-                        help="run names whose SG-probe curves are left out of the sg_cosine figures")
+    parser.add_argument(
+        "--probe-exclude",
+        nargs="*",
+        default=[],
+        metavar="RUN",
+        help="run names whose SG-probe curves are left out of the sg_cosine figures",
+    )
     args = parser.parse_args(argv)
     args.sweep = [p for group in args.sweep for p in group]
     return args
@@ -86,13 +108,17 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        out = write_report(args.sweep, args.results, args.figures, args.markdown, echo=True,
-                           probe_exclude=set(args.probe_exclude))
+        out = write_report(
+            args.sweep, args.results, args.figures, args.markdown, echo=True, probe_exclude=set(args.probe_exclude)
+        )
     except FileNotFoundError as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
-    print(f"report: {len(out['records'])} records -> {', '.join(map(str, out['results'])) or 'nothing'}; "
-          f"{len(out['figures'])} figures -> {args.figures}; page -> {out['markdown_path']}", file=sys.stderr)
+    print(
+        f"report: {len(out['records'])} records -> {', '.join(map(str, out['results'])) or 'nothing'}; "
+        f"{len(out['figures'])} figures -> {args.figures}; page -> {out['markdown_path']}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -23,6 +23,7 @@ Outputs:
 * ``--figure``: mean success (over seeds, with each seed as a dot) against lag, one panel per ``T``, one
   line per method.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,8 +109,11 @@ def _methods(records):
 def memory_tables(records: list[dict]) -> tuple[str, dict]:
     """Markdown for MemoryChain: k* per method and T, and mean success per lag. Also the grid of means."""
     chain = [r for r in records if r["metric"] == "success_rate" and "MemoryChain" in r["env"]]
-    peaks = {(r["method"], r["horizon"], r["lag"], r["seed"]): r["value"] for r in records
-             if r["metric"] == "peak_success_rate" and "MemoryChain" in r["env"]}
+    peaks = {
+        (r["method"], r["horizon"], r["lag"], r["seed"]): r["value"]
+        for r in records
+        if r["metric"] == "peak_success_rate" and "MemoryChain" in r["env"]
+    }
     if not chain:
         return "", {}
     cells = defaultdict(list)  # (method, T, lag) -> [(seed, success)]
@@ -120,27 +124,43 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
     means = {k: float(np.mean([v for _, v in vals])) for k, vals in cells.items()}
 
     def k_star(method, horizon, seed=None):
-        solved = [lag for lag in lags if (method, horizon, lag) in cells and (
-            means[(method, horizon, lag)] >= SOLVED if seed is None
-            else any(s == seed and v >= SOLVED for s, v in cells[(method, horizon, lag)]))]
+        solved = [
+            lag
+            for lag in lags
+            if (method, horizon, lag) in cells
+            and (
+                means[(method, horizon, lag)] >= SOLVED
+                if seed is None
+                else any(s == seed and v >= SOLVED for s, v in cells[(method, horizon, lag)])
+            )
+        ]
         return max(solved) if solved else None
 
     seeds = sorted({r["seed"] for r in chain})
-    lines = [f"**k\\*** = the largest lag whose success rate (final 10% of the run, mean over seeds) is >= {SOLVED}; "
-             "in brackets, k\\* of each seed (`-`: no lag solved).", "",
-             "| method | " + " | ".join(f"T={h}" for h in horizons) + " |",
-             "|---|" + "---|" * len(horizons)]
+    lines = [
+        f"**k\\*** = the largest lag whose success rate (final 10% of the run, mean over seeds) is >= {SOLVED}; "
+        "in brackets, k\\* of each seed (`-`: no lag solved).",
+        "",
+        "| method | " + " | ".join(f"T={h}" for h in horizons) + " |",
+        "|---|" + "---|" * len(horizons),
+    ]
     for method in methods:
         row = []
         for h in horizons:
             per_seed = [k_star(method, h, s) for s in seeds if any((method, h, lag) in cells for lag in lags)]
             k = k_star(method, h)
-            row.append(f"{k if k is not None else '-'} ({'/'.join(str(x) if x is not None else '-' for x in per_seed)})")
+            row.append(
+                f"{k if k is not None else '-'} ({'/'.join(str(x) if x is not None else '-' for x in per_seed)})"
+            )
         lines.append(f"| {method} | " + " | ".join(row) + " |")
-    lines += ["", "Mean success rate over seeds (n seeds), final 10% of the run; in brackets the mean of the peak "
-              "success logged during the run:", "",
-              "| method | T | " + " | ".join(f"lag {lag}" for lag in lags) + " |",
-              "|---|---|" + "---|" * len(lags)]
+    lines += [
+        "",
+        "Mean success rate over seeds (n seeds), final 10% of the run; in brackets the mean of the peak "
+        "success logged during the run:",
+        "",
+        "| method | T | " + " | ".join(f"lag {lag}" for lag in lags) + " |",
+        "|---|---|" + "---|" * len(lags),
+    ]
     for method in methods:
         for h in horizons:
             row = []
@@ -164,18 +184,26 @@ def return_table(records: list[dict]) -> str:
     groups = defaultdict(list)
     for r in rows:
         groups[(r["env"], r["method"], r["horizon"])].append(r)
-    lines = ["| env | lag | method | T | final return (mean ± std, n) | peak return | budget (samples) |",
-             "|---|---|---|---|---|---|---|"]
-    peaks = {(r["env"], r["method"], r["horizon"], r["seed"]): r["value"] for r in records if r["metric"] == "peak_return"}
-    for (env, method, horizon), group in sorted(groups.items(), key=lambda kv: (kv[0][0], METHOD_ORDER.index(kv[0][1])
-                                                                                 if kv[0][1] in METHOD_ORDER else 9, kv[0][2])):
+    lines = [
+        "| env | lag | method | T | final return (mean ± std, n) | peak return | budget (samples) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    peaks = {
+        (r["env"], r["method"], r["horizon"], r["seed"]): r["value"] for r in records if r["metric"] == "peak_return"
+    }
+    for (env, method, horizon), group in sorted(
+        groups.items(),
+        key=lambda kv: (kv[0][0], METHOD_ORDER.index(kv[0][1]) if kv[0][1] in METHOD_ORDER else 9, kv[0][2]),
+    ):
         values = [r["value"] for r in group]
         peak = [peaks[(env, method, horizon, r["seed"])] for r in group if (env, method, horizon, r["seed"]) in peaks]
         lag = group[0]["lag"]
         peak_text = f"{np.mean(peak):.3f}" if peak else ""
-        lines.append(f"| {env} | {lag if lag is not None else ''} | {method} | {horizon} | "
-                     f"{np.mean(values):.3f} ± {np.std(values):.3f} ({len(values)}) | {peak_text} | "
-                     f"{group[0]['budget_samples']} |")
+        lines.append(
+            f"| {env} | {lag if lag is not None else ''} | {method} | {horizon} | "
+            f"{np.mean(values):.3f} ± {np.std(values):.3f} ({len(values)}) | {peak_text} | "
+            f"{group[0]['budget_samples']} |"
+        )
     return "\n".join(lines)
 
 
@@ -198,8 +226,7 @@ def plot(grid: dict, path: Path) -> None:
                 xs.append(lag)
                 ys.append(grid["means"][(method, h, lag)])
                 jitter = 1 + 0.04 * (i - 1)
-                ax.scatter([lag * jitter] * len(vals), [v for _, v in vals], s=10, alpha=0.4,
-                           color=colours.get(method))
+                ax.scatter([lag * jitter] * len(vals), [v for _, v in vals], s=10, alpha=0.4, color=colours.get(method))
             ax.plot(xs, ys, marker="o", label=method, color=colours.get(method))
         ax.axhline(SOLVED, ls="--", lw=0.8, color="grey")
         ax.axvline(h, ls=":", lw=0.8, color="black")
@@ -249,11 +276,17 @@ def main(argv=None) -> int:
     if others:
         parts += ["### Other environments (final return over the last 10% of the run)", "", others, ""]
     budgets = sorted({r["budget_samples"] for r in all_records if r["budget_samples"]})
-    parts += [f"Budgets (samples = env steps, all envs): {', '.join(str(b) for b in budgets)}. "
-              f"{len({r['run'] for r in all_records})} finished runs."]
+    parts += [
+        f"Budgets (samples = env steps, all envs): {', '.join(str(b) for b in budgets)}. "
+        f"{len({r['run'] for r in all_records})} finished runs."
+    ]
     if unfinished:
-        parts += ["", f"Unfinished runs (left out): {len(unfinished)}: " + ", ".join(unfinished[:20])
-                  + (" ..." if len(unfinished) > 20 else "")]
+        parts += [
+            "",
+            f"Unfinished runs (left out): {len(unfinished)}: "
+            + ", ".join(unfinished[:20])
+            + (" ..." if len(unfinished) > 20 else ""),
+        ]
     text = "\n".join(parts)
     print(text)
     if args.markdown:

@@ -6,6 +6,7 @@ A sweep directory (written by ``scripts/sweep.py``) holds one directory per run,
 Any directory of run directories works (``sweep.json`` is then optional): a run is identified by its
 ``summary.json`` (``task``, ``method``, ``horizon``, ``seed``), or by its directory name while unfinished.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 RUN_NAME = re.compile(r"^(?P<task>.+?)__(?P<method>.+?)__T(?P<horizon>\d+)__s(?P<seed>\d+)$")
-TB_SIZE_GUIDANCE = {"scalars": 0, "tensors": 1, "histograms": 1, "images": 1, "audio": 1,
-                    "compressedHistograms": 1}
+TB_SIZE_GUIDANCE = {"scalars": 0, "tensors": 1, "histograms": 1, "images": 1, "audio": 1, "compressedHistograms": 1}
+
 
 def _warn(message: str) -> None:
     print(f"report: {message}", file=sys.stderr)
@@ -124,8 +125,11 @@ def load_sweep(path) -> Sweep:
     sweep = Sweep(path, manifest.get("name", path.name), manifest, [])
     for run_dir in sorted(p for p in path.iterdir() if p.is_dir()):
         summary_path = run_dir / "summary.json"
-        if not (summary_path.is_file() or (run_dir / "checkpoint.pt").is_file()
-                or any(run_dir.glob("events.out.tfevents.*"))):
+        if not (
+            summary_path.is_file()
+            or (run_dir / "checkpoint.pt").is_file()
+            or any(run_dir.glob("events.out.tfevents.*"))
+        ):
             continue
         summary = None
         if summary_path.is_file():

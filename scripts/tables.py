@@ -1,4 +1,5 @@
 """The Markdown page of a report: the sweeps, Table 1 (copy / repeat copy), the PTB table, unfinished runs."""
+
 from __future__ import annotations
 
 import os
@@ -53,6 +54,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 
 # ----- Markdown ------------------------------------------------------------------------------------
 
+
 def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
     rows, total = [], 0.0
     for sweep in sweeps:
@@ -63,23 +65,37 @@ def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
         seeds = sorted({r.seed for r in finished if r.seed is not None}) if "seeds" not in m else m["seeds"]
         grid = sweep.expected()
         budget = sweep.budget_samples
-        rows.append([
-            f"`{_display_path(sweep.path)}`",
-            ", ".join(m.get("tasks", sorted({r.task for r in finished if r.task}))),
-            ", ".join(m.get("methods", sorted({r.method for r in finished if r.method}, key=_method_key))),
-            ", ".join(str(h) for h in m.get("horizons", sorted({r.horizon for r in finished if r.horizon}))),
-            ", ".join(str(s) for s in seeds),
-            f"{budget:,}" if budget is not None else "–",
-            str(m.get("batch_size", "–")),
-            " ".join(m.get("extra", [])) or "–",
-            f"{len(finished)} / {len(sweep.runs) + len(set(grid) - {r.key for r in sweep.runs})}",
-            fmt_hours(seconds),
-        ])
-    header = ["sweep", "tasks", "methods", "T", "seeds", "budget (samples per run)", "batch", "extra flags",
-              "finished / runs", "run time (sum over runs)"]
+        rows.append(
+            [
+                f"`{_display_path(sweep.path)}`",
+                ", ".join(m.get("tasks", sorted({r.task for r in finished if r.task}))),
+                ", ".join(m.get("methods", sorted({r.method for r in finished if r.method}, key=_method_key))),
+                ", ".join(str(h) for h in m.get("horizons", sorted({r.horizon for r in finished if r.horizon}))),
+                ", ".join(str(s) for s in seeds),
+                f"{budget:,}" if budget is not None else "–",
+                str(m.get("batch_size", "–")),
+                " ".join(m.get("extra", [])) or "–",
+                f"{len(finished)} / {len(sweep.runs) + len(set(grid) - {r.key for r in sweep.runs})}",
+                fmt_hours(seconds),
+            ]
+        )
+    header = [
+        "sweep",
+        "tasks",
+        "methods",
+        "T",
+        "seeds",
+        "budget (samples per run)",
+        "batch",
+        "extra flags",
+        "finished / runs",
+        "run time (sum over runs)",
+    ]
     text = "## Sweeps\n\n" + md_table(header, rows)
-    text += (f"\n\nTotal run time of the finished runs: {fmt_hours(total)} (summed over runs; runs of a sweep "
-             f"run `--jobs` at a time). Samples are time steps x batch (characters for PTB).")
+    text += (
+        f"\n\nTotal run time of the finished runs: {fmt_hours(total)} (summed over runs; runs of a sweep "
+        f"run `--jobs` at a time). Samples are time steps x batch (characters for PTB)."
+    )
     return text
 
 
@@ -88,9 +104,11 @@ def table1_section(records: list[dict], runs: list[Run]) -> str | None:
     if not tasks:
         return None
     groups = group_values(records)
-    columns = sorted({(r["method"], r["horizon"]) for r in records if r["task"] in tasks}
-                     | {(m, h) for t in tasks for m, by_h in PAPER_TABLE1[t].items() for h in by_h},
-                     key=lambda c: (_method_key(c[0]), c[1]))
+    columns = sorted(
+        {(r["method"], r["horizon"]) for r in records if r["task"] in tasks}
+        | {(m, h) for t in tasks for m, by_h in PAPER_TABLE1[t].items() for h in by_h},
+        key=lambda c: (_method_key(c[0]), c[1]),
+    )
     n_runs = {}
     for run in runs:
         if run.task in tasks:
@@ -100,12 +118,15 @@ def table1_section(records: list[dict], runs: list[Run]) -> str | None:
     for task in tasks:
         label = TASK_LABELS[task]
         for metric in TASK_METRICS[task]:
-            rows.append([label, f"{METRIC_LABELS[metric]} (ours)"] + [
-                fmt_stat(groups.get((task, m, h, metric), []), n_total=n_runs.get((task, m, h)))
-                for m, h in columns])
+            rows.append(
+                [label, f"{METRIC_LABELS[metric]} (ours)"]
+                + [fmt_stat(groups.get((task, m, h, metric), []), n_total=n_runs.get((task, m, h))) for m, h in columns]
+            )
         paper = PAPER_TABLE1[task]
-        rows.append([label, "largest length N (paper)"] + [
-            str(paper[m][h]) if h in paper.get(m, {}) else "–" for m, h in columns])
+        rows.append(
+            [label, "largest length N (paper)"]
+            + [str(paper[m][h]) if h in paper.get(m, {}) else "–" for m, h in columns]
+        )
 
         def ratio(m, h):
             base = groups.get((task, "bptt", h, "max_length"))
@@ -121,12 +142,14 @@ def table1_section(records: list[dict], runs: list[Run]) -> str | None:
 
         rows.append([label, "method / bptt, N (ours)"] + [ratio(m, h) for m, h in columns])
         rows.append([label, "method / bptt, N (paper)"] + [paper_ratio(m, h) for m, h in columns])
-    text = ("## Copy and repeat copy (the layout of the paper's Table 1)\n\n"
-            "Largest sequence length N the curriculum reached by the end of the run (higher is better); for "
-            "repeat copy also the largest repeat count R. Cells: mean ± sample std over seeds (n seeds, or "
-            "k/n when k of n finished runs have the metric). \"paper\": Jaderberg et al. 2016, Table 1 "
-            "(BPTT and DNI at T = 2..5). Ratio rows: mean N of the column's method divided by that of BPTT "
-            "at the same T.\n\n")
+    text = (
+        "## Copy and repeat copy (the layout of the paper's Table 1)\n\n"
+        "Largest sequence length N the curriculum reached by the end of the run (higher is better); for "
+        "repeat copy also the largest repeat count R. Cells: mean ± sample std over seeds (n seeds, or "
+        'k/n when k of n finished runs have the metric). "paper": Jaderberg et al. 2016, Table 1 '
+        "(BPTT and DNI at T = 2..5). Ratio rows: mean N of the column's method divided by that of BPTT "
+        "at the same T.\n\n"
+    )
     return text + md_table(header, rows)
 
 
@@ -136,8 +159,9 @@ def ptb_section(records: list[dict], runs: list[Run]) -> str | None:
     if not ptb_runs:
         return None
     groups = group_values(ptb)
-    configs = sorted({(r.method, r.horizon) for r in ptb_runs} | set(PAPER_PTB_BPC),
-                     key=lambda c: (_method_key(c[0]), c[1]))
+    configs = sorted(
+        {(r.method, r.horizon) for r in ptb_runs} | set(PAPER_PTB_BPC), key=lambda c: (_method_key(c[0]), c[1])
+    )
     n_runs = {}
     for run in ptb_runs:
         n_runs[(run.method, run.horizon)] = n_runs.get((run.method, run.horizon), 0) + 1
@@ -147,42 +171,60 @@ def ptb_section(records: list[dict], runs: list[Run]) -> str | None:
     for method, horizon in configs:
         n = n_runs.get((method, horizon))
         chars = groups.get(("ptb", method, horizon, "chars_to_bptt40"), [])
-        saving = (f"{np.mean(reference) / np.mean(chars):.2f}x" if reference and chars and np.mean(chars) > 0
-                  else "–")
+        saving = f"{np.mean(reference) / np.mean(chars):.2f}x" if reference and chars and np.mean(chars) > 0 else "–"
         paper = PAPER_PTB_BPC.get((method, horizon))
         paper_saving = PAPER_PTB_DATA_SAVING.get((method, horizon))
-        rows.append([
-            method, str(horizon),
-            fmt_stat(groups.get(("ptb", method, horizon, "bpc_valid"), []), lambda v: f"{v:.3f}", n),
-            fmt_stat(groups.get(("ptb", method, horizon, "bpc_test"), []), lambda v: f"{v:.3f}", n),
-            fmt_stat(chars, fmt_chars, n) if n else "–",
-            saving,
-            f"{paper:.3f}" if paper is not None else "–",
-            f"~{paper_saving}x" if paper_saving is not None else "–",
-        ])
+        rows.append(
+            [
+                method,
+                str(horizon),
+                fmt_stat(groups.get(("ptb", method, horizon, "bpc_valid"), []), lambda v: f"{v:.3f}", n),
+                fmt_stat(groups.get(("ptb", method, horizon, "bpc_test"), []), lambda v: f"{v:.3f}", n),
+                fmt_stat(chars, fmt_chars, n) if n else "–",
+                saving,
+                f"{paper:.3f}" if paper is not None else "–",
+                f"~{paper_saving}x" if paper_saving is not None else "–",
+            ]
+        )
     targets, mean_target = ptb_targets(ptb_runs)
-    target_text = (", ".join(f"seed {s}: {v:.3f}" for s, v in sorted(targets.items()))
-                   if targets else "none: no finished BPTT T=40 run, so no chars_to_bptt40")
-    header = ["method", "T", "bpc_valid", "bpc_test", "chars_to_bptt40", "data saving vs BPTT T=40",
-              "paper BPC", "paper data saving"]
-    text = ("## Penn Treebank, character level\n\n"
-            "Bits per character on the whole valid / test split at the end of the run (lower is better); "
-            "mean ± sample std over seeds (n). chars_to_bptt40: characters seen at the first full validation "
-            "whose BPC was at most the final valid BPC of the BPTT T=40 run of the same seed (mean over seeds "
-            "when that seed has no such run); k/n: k of n runs got there. Data saving: mean chars_to_bptt40 "
-            "of BPTT T=40 divided by the row's. Paper: final BPC from Jaderberg et al. 2016, and DNI T=8 "
-            f"reaching BPTT T=40's final BPC with ~2.3x less data.\n\nTargets (final valid BPC of BPTT T=40): "
-            f"{target_text}.\n\n")
+    target_text = (
+        ", ".join(f"seed {s}: {v:.3f}" for s, v in sorted(targets.items()))
+        if targets
+        else "none: no finished BPTT T=40 run, so no chars_to_bptt40"
+    )
+    header = [
+        "method",
+        "T",
+        "bpc_valid",
+        "bpc_test",
+        "chars_to_bptt40",
+        "data saving vs BPTT T=40",
+        "paper BPC",
+        "paper data saving",
+    ]
+    text = (
+        "## Penn Treebank, character level\n\n"
+        "Bits per character on the whole valid / test split at the end of the run (lower is better); "
+        "mean ± sample std over seeds (n). chars_to_bptt40: characters seen at the first full validation "
+        "whose BPC was at most the final valid BPC of the BPTT T=40 run of the same seed (mean over seeds "
+        "when that seed has no such run); k/n: k of n runs got there. Data saving: mean chars_to_bptt40 "
+        "of BPTT T=40 divided by the row's. Paper: final BPC from Jaderberg et al. 2016, and DNI T=8 "
+        f"reaching BPTT T=40's final BPC with ~2.3x less data.\n\nTargets (final valid BPC of BPTT T=40): "
+        f"{target_text}.\n\n"
+    )
     return text + md_table(header, rows)
 
 
-def build_markdown(sweeps: list[Sweep], runs: list[Run], records: list[dict], figures: list[Path],
-                   markdown_path: Path | None) -> str:
+def build_markdown(
+    sweeps: list[Sweep], runs: list[Run], records: list[dict], figures: list[Path], markdown_path: Path | None
+) -> str:
     names = ", ".join(s.name for s in sweeps)
-    parts = [f"# Results: {names}",
-             "Generated by `python -m scripts.report` from the runs' `summary.json` and TensorBoard logs. "
-             "Only finished runs (with a `summary.json`) enter the tables and figures.",
-             sweeps_section(sweeps, runs)]
+    parts = [
+        f"# Results: {names}",
+        "Generated by `python -m scripts.report` from the runs' `summary.json` and TensorBoard logs. "
+        "Only finished runs (with a `summary.json`) enter the tables and figures.",
+        sweeps_section(sweeps, runs),
+    ]
     for section in (table1_section(records, runs), ptb_section(records, runs)):
         if section:
             parts.append(section)
@@ -200,8 +242,11 @@ def build_markdown(sweeps: list[Sweep], runs: list[Run], records: list[dict], fi
     for sweep in sweeps:
         present = {r.key for r in sweep.runs}
         unfinished += [r.name for r in sweep.runs if not r.finished]
-        missing += [f"{_display_path(sweep.path)}: {t}__{m}__T{h}__s{s}" for t, m, h, s in sweep.expected()
-                    if (t, m, h, s) not in present]
+        missing += [
+            f"{_display_path(sweep.path)}: {t}__{m}__T{h}__s{s}"
+            for t, m, h, s in sweep.expected()
+            if (t, m, h, s) not in present
+        ]
     if unfinished or missing:
         lines = [f"- unfinished: `{name}`" for name in unfinished]
         lines += [f"- not started: `{name}`" for name in missing]

@@ -70,4 +70,5 @@ def assert_one_line_naming(err: pytest.ExceptionInfo, name: str) -> None:
 REAL = P.default_search_dirs()[0]
 needs_real = pytest.mark.skipif(
     not all((REAL / f"ptb.{k}{s}.txt.gz").is_file() for s in P.SPLITS for k in ("", "char.")),
-    reason=f"real PTB files not in {REAL}")
+    reason=f"real PTB files not in {REAL}",
+)

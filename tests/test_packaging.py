@@ -1,4 +1,5 @@
 """The task package installs as dni_rnn_tasks, so a user's own tasks.py cannot shadow it."""
+
 import subprocess
 import sys
 

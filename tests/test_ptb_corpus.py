@@ -1,16 +1,13 @@
-"""Symbol ids from the PTB files: derivation rule, vocabulary, layouts, errors (dni_rnn_tasks/ptb/corpus.py, files.py)."""
+"""Symbol ids from the PTB files: derivation rule, vocabulary, layouts, errors (dni_rnn_tasks/ptb/corpus.py)."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
-
-import dni_rnn_tasks.ptb as P
 from ptb_sample import (
     REAL,
     SAMPLE_WORDS,
@@ -23,6 +20,7 @@ from ptb_sample import (
     write_sample,
 )
 
+import dni_rnn_tasks.ptb as P
 
 
 def test_derivation_rule_reproduces_char_format():
@@ -161,7 +159,10 @@ def test_real_checksums_and_sizes():
     assert "".join(corpus.vocab[1:]) == "#$&'*-./0123456789<>N\\_abcdefghijklmnopqrstuvwxyz"
     assert {s: getattr(corpus, s).numel() for s in P.SPLITS} == P.KNOWN_NUM_SYMBOLS
     assert {s: int((getattr(corpus, s) == corpus.eol_id).sum()) for s in P.SPLITS} == {
-        "train": 42_068, "valid": 3_370, "test": 3_761}
+        "train": 42_068,
+        "valid": 3_370,
+        "test": 3_761,
+    }
 
 
 @needs_real

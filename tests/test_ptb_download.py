@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import shutil
-from pathlib import Path
 
 import pytest
-import torch
-
-from dni_rnn_tasks.ptb import fetch
-import dni_rnn_tasks.ptb as P
 from ptb_sample import (
     REAL,
     SAMPLE_WORDS,
     assert_one_line_naming,
     expected_symbols,
     needs_real,
-    reference_rule,
     sample_char,
     sample_checksums,
-    write_sample,
 )
 
+import dni_rnn_tasks.ptb as P
+from dni_rnn_tasks.ptb import fetch
 
 
 def fake_fetch(words: dict[str, str], calls: list | None = None):
@@ -43,8 +37,7 @@ def test_download_sample(tmp_path, monkeypatch):
     table = sample_checksums()
     dest = P.download(tmp_path / "dl", checksums=table)
     assert sorted(calls) == sorted(P.WORD_URLS.values())
-    assert {p.name for p in dest.iterdir()} == {
-        f"ptb.{k}{s}.txt.gz" for s in P.SPLITS for k in ("", "char.")}
+    assert {p.name for p in dest.iterdir()} == {f"ptb.{k}{s}.txt.gz" for s in P.SPLITS for k in ("", "char.")}
     for s in P.SPLITS:
         assert gzip.decompress((dest / f"ptb.char.{s}.txt.gz").read_bytes()).decode() == sample_char(s)
     corpus = P.load_splits(dest, checksums=table)
@@ -97,12 +90,12 @@ def test_real_download_with_local_fetch_and_truncation(tmp_path, monkeypatch):
     dest = P.download(tmp_path / "dl")  # default (standard) checksum table
     for s in P.SPLITS:
         assert gzip.decompress((dest / f"ptb.char.{s}.txt.gz").read_bytes()) == gzip.decompress(
-            (REAL / f"ptb.char.{s}.txt.gz").read_bytes())
+            (REAL / f"ptb.char.{s}.txt.gz").read_bytes()
+        )
     # A truncated plain copy is reported as such, naming the file.
     bad = tmp_path / "bad"
     shutil.copytree(dest, bad)
-    (bad / "ptb.char.valid.txt").write_bytes(
-        gzip.decompress((bad / "ptb.char.valid.txt.gz").read_bytes())[:1000])
+    (bad / "ptb.char.valid.txt").write_bytes(gzip.decompress((bad / "ptb.char.valid.txt.gz").read_bytes())[:1000])
     with pytest.raises(ValueError) as err:
         P.load_splits(bad)
     assert_one_line_naming(err, "ptb.char.valid.txt")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ptb_sample import assert_one_line_naming, write_sample
 
 import dni_rnn_tasks.ptb as P
 from dni_rnn_tasks.ptb import files
-from ptb_sample import assert_one_line_naming, write_sample
-
 
 
 def test_find_data_dir_order(tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ import torch
 import dni_rnn_tasks.ptb as P
 
 
-
 def test_batchify():
     ids = torch.arange(23)
     x = P.batchify(ids, 4)
@@ -49,10 +48,10 @@ def test_charstream_covers_stream_and_wraps(horizon):
     X, Y = torch.cat(xs), torch.cat(ys)
     assert torch.equal(X, data[:-1]) and torch.equal(Y, data[1:])  # contiguous, shifted by one
     for b in range(B):  # targets are the next corpus symbols within each stream
-        assert torch.equal(Y[:, b], ids[b * L + 1:(b + 1) * L])
+        assert torch.equal(Y[:, b], ids[b * L + 1 : (b + 1) * L])
     x, y = next(s)  # wrap
     assert s.wrapped and s.epoch == 1 and s.start == 0
-    assert torch.equal(x, data[:x.shape[0]])
+    assert torch.equal(x, data[: x.shape[0]])
     next(s)
     assert not s.wrapped and s.epoch == 1
 
@@ -103,7 +102,7 @@ def iter_eval_windows(ids, batch_size, horizon):
     n = data.shape[0] - 1
     for p in range(0, n, horizon):
         t = min(horizon, n - p)
-        yield data[p:p + t], data[p + 1:p + 1 + t]
+        yield data[p : p + t], data[p + 1 : p + 1 + t]
 
 
 def test_iter_eval_windows():

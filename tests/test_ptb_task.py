@@ -1,4 +1,5 @@
 """PTBTask (dni_rnn_tasks/ptb/task.py): the window stream, bits per character, training runs, and the real data."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import dni_rnn_tasks.ptb as ptb_data
 from dni_rnn.cli import main
 from dni_rnn.engine import EngineConfig, WindowEngine
 from dni_rnn.training import TrainConfig, train
-import dni_rnn_tasks.ptb as ptb_data
 from dni_rnn_tasks.ptb import PTBOptions, PTBTask
 from dni_rnn_tasks.ptb import task as ptb_task
 
@@ -57,7 +58,9 @@ def _one_thread():
 
 
 def make(corpus_dir, horizon=5, batch_size=3, hidden=8, steps=1000, method="bptt", **options):
-    train_cfg = TrainConfig(task="ptb", horizon=horizon, batch_size=batch_size, hidden=hidden, steps=steps, progress=False)
+    train_cfg = TrainConfig(
+        task="ptb", horizon=horizon, batch_size=batch_size, hidden=hidden, steps=steps, progress=False
+    )
     task = PTBTask(PTBOptions(data_dir=str(corpus_dir), verify=False, **options), train_cfg, torch.device("cpu"))
     core = task.build_core()
     engine = WindowEngine(core, task.task_loss(core.output_size), EngineConfig(method=method))
@@ -153,8 +156,18 @@ def test_periodic_final_and_eval_limit(corpus_dir):
 
 @pytest.mark.parametrize("method", ["bptt", "dni", "dni_aux"])
 def test_training_run(corpus_dir, tmp_path, method):
-    train_cfg = TrainConfig(task="ptb", horizon=4, batch_size=4, hidden=16, steps=4 * 30, eval_every=10, log_every=5,
-                            logdir=str(tmp_path / "logs"), run_name=method, progress=False)
+    train_cfg = TrainConfig(
+        task="ptb",
+        horizon=4,
+        batch_size=4,
+        hidden=16,
+        steps=4 * 30,
+        eval_every=10,
+        log_every=5,
+        logdir=str(tmp_path / "logs"),
+        run_name=method,
+        progress=False,
+    )
     options = PTBOptions(data_dir=str(corpus_dir), verify=False, eval_batch_size=8)
     summary = train(train_cfg, EngineConfig(method=method), options)
     run = tmp_path / "logs" / method
@@ -170,8 +183,17 @@ def test_resumed_run_equals_uninterrupted_run(corpus_dir, tmp_path):
     options = PTBOptions(data_dir=str(corpus_dir), verify=False, eval_batch_size=8)
 
     def run(name, steps, resume=None):
-        cfg = TrainConfig(task="ptb", horizon=4, batch_size=16, hidden=8, steps=steps, logdir=str(tmp_path),
-                          run_name=name, progress=False, resume=resume)
+        cfg = TrainConfig(
+            task="ptb",
+            horizon=4,
+            batch_size=16,
+            hidden=8,
+            steps=steps,
+            logdir=str(tmp_path),
+            run_name=name,
+            progress=False,
+            resume=resume,
+        )
         return train(cfg, EngineConfig(method="dni"), options)
 
     # About 6000 train symbols / 16 streams / T=4: about 93 windows an epoch, so 120 windows cross a wrap.
@@ -203,7 +225,8 @@ def test_missing_data_is_one_line_error(tmp_path, capsys):
 
 REAL = ptb_data.default_search_dirs()[0]
 needs_real = pytest.mark.skipif(
-    not all((REAL / f"ptb.char.{s}.txt.gz").is_file() for s in ptb_data.SPLITS), reason=f"real PTB files not in {REAL}")
+    not all((REAL / f"ptb.char.{s}.txt.gz").is_file() for s in ptb_data.SPLITS), reason=f"real PTB files not in {REAL}"
+)
 
 
 @needs_real
@@ -211,9 +234,39 @@ def test_real_data_cli_run(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     torch.set_default_dtype(torch.float32)  # the CLI's usual precision (the conftest sets float64)
-    code = main(["train", "ptb", "--data-dir", str(REAL), "--method", "dni", "--horizon", "8", "--batch-size", "32",
-                 "--hidden", "64", "--steps", "160", "--eval-every", "10", "--eval-limit", "2000", "--log-every", "5",
-                 "--threads", "1", "--lr", "1e-2", "--no-progress", "--logdir", str(tmp_path), "--run-name", "real"])
+    code = main(
+        [
+            "train",
+            "ptb",
+            "--data-dir",
+            str(REAL),
+            "--method",
+            "dni",
+            "--horizon",
+            "8",
+            "--batch-size",
+            "32",
+            "--hidden",
+            "64",
+            "--steps",
+            "160",
+            "--eval-every",
+            "10",
+            "--eval-limit",
+            "2000",
+            "--log-every",
+            "5",
+            "--threads",
+            "1",
+            "--lr",
+            "1e-2",
+            "--no-progress",
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "real",
+        ]
+    )
     assert code == 0
     run = tmp_path / "real"
     summary = json.loads((run / "summary.json").read_text())

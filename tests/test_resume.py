@@ -1,15 +1,15 @@
 """Exact resume: N windows, stop, resume for N more == 2N windows in one go, bit for bit; NaN guard."""
+
 import math
 
 import pytest
 import torch
+from helpers import RegressionLoss
 
 from dni_rnn.checkpoint import load_checkpoint
 from dni_rnn.cli import main
-from dni_rnn.engine import EngineConfig, NonFiniteError, Window, WindowEngine
 from dni_rnn.cores import GRUCore
-
-from helpers import RegressionLoss
+from dni_rnn.engine import EngineConfig, NonFiniteError, Window, WindowEngine
 
 TINY = ["--horizon", "3", "--batch-size", "4", "--hidden", "8", "--log-every", "2", "--no-progress", "--seed", "3"]
 
@@ -18,14 +18,39 @@ def weights(path):
     return load_checkpoint(path)["engine"]
 
 
-@pytest.mark.parametrize("task,extra", [("copy", ["--method", "dni", "--threshold", "2.0", "--check-every", "2"]),
-                                        ("repeat_copy", ["--method", "dni_aux", "--threshold", "2.0", "--check-every", "2"])])
+@pytest.mark.parametrize(
+    "task,extra",
+    [
+        ("copy", ["--method", "dni", "--threshold", "2.0", "--check-every", "2"]),
+        ("repeat_copy", ["--method", "dni_aux", "--threshold", "2.0", "--check-every", "2"]),
+    ],
+)
 def test_resume_is_bit_identical(tmp_path, capsys, task, extra):
     assert main(["train", task, "--logdir", str(tmp_path), "--run-name", "full", "--steps", "60", *TINY, *extra]) == 0
     assert main(["train", task, "--logdir", str(tmp_path), "--run-name", "half", "--steps", "30", *TINY, *extra]) == 0
-    assert main(["train", task, "--logdir", str(tmp_path), "--run-name", "half", "--steps", "60", "--resume", "auto",
-                 *TINY, *extra]) == 0
-    full, half = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "half" / "checkpoint.pt")
+    assert (
+        main(
+            [
+                "train",
+                task,
+                "--logdir",
+                str(tmp_path),
+                "--run-name",
+                "half",
+                "--steps",
+                "60",
+                "--resume",
+                "auto",
+                *TINY,
+                *extra,
+            ]
+        )
+        == 0
+    )
+    full, half = (
+        load_checkpoint(tmp_path / "full" / "checkpoint.pt"),
+        load_checkpoint(tmp_path / "half" / "checkpoint.pt"),
+    )
     assert full["window"] == half["window"] == 20
     for name, tensor in full["engine"].items():
         assert torch.equal(tensor, half["engine"][name]), name
@@ -67,8 +92,21 @@ def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, m
 
     monkeypatch.setattr(CopyTask, "_sequence", poisoned)
     with pytest.raises(SystemExit, match="3 consecutive windows had a non-finite loss"):
-        main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "nan", "--steps", "60", *TINY,
-              "--max-bad-windows", "3"])
+        main(
+            [
+                "train",
+                "copy",
+                "--logdir",
+                str(tmp_path),
+                "--run-name",
+                "nan",
+                "--steps",
+                "60",
+                *TINY,
+                "--max-bad-windows",
+                "3",
+            ]
+        )
     saved = load_checkpoint(tmp_path / "nan" / "checkpoint.pt")
     assert all(torch.isfinite(t).all() for t in saved["engine"].values())
     assert saved["optimizers"]["skipped_windows"] == 3
@@ -80,8 +118,22 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     import sys
     import time
 
-    args = [sys.executable, "-m", "dni_rnn", "train", "copy", "--logdir", str(tmp_path), "--run-name", "term",
-            "--steps", "3000000", "--threads", "1", *TINY]
+    args = [
+        sys.executable,
+        "-m",
+        "dni_rnn",
+        "train",
+        "copy",
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "term",
+        "--steps",
+        "3000000",
+        "--threads",
+        "1",
+        *TINY,
+    ]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = tmp_path / "term"
     deadline = time.time() + 120
@@ -95,6 +147,24 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     assert 0 < saved["window"] < 1_000_000
     # The same command line with --resume auto and a smaller total finishes at once from there.
     steps = str(3 * (saved["window"] + 2))
-    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "term", "--steps", steps, "--resume", "auto",
-                 "--threads", "1", *TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "copy",
+                "--logdir",
+                str(tmp_path),
+                "--run-name",
+                "term",
+                "--steps",
+                steps,
+                "--resume",
+                "auto",
+                "--threads",
+                "1",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     assert load_checkpoint(run / "checkpoint.pt")["window"] == saved["window"] + 2

@@ -1,7 +1,6 @@
 """TorchVectorEnv: any gymnasium id seen through torch tensors (dni_rnn_tasks/rl/adapters.py)."""
 
 import gymnasium
-import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode
@@ -9,12 +8,9 @@ from gymnasium.vector import AutoresetMode
 from dni_rnn_tasks.rl.adapters import TorchVectorEnv
 
 
-
 def test_adapter_runs_popgym_repeat_previous_easy():
     pytest.importorskip("popgym")
-    env = TorchVectorEnv(
-        "popgym:popgym-RepeatPreviousEasy-v0", num_envs=3, vectorization_mode="sync"
-    )
+    env = TorchVectorEnv("popgym:popgym-RepeatPreviousEasy-v0", num_envs=3, vectorization_mode="sync")
     assert env.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
     assert env.single_observation_space == gymnasium.spaces.Discrete(4)
     obs, _ = env.reset(seed=0)

@@ -17,18 +17,14 @@ def test_spaces_shapes_dtypes(env_id, make_env, random_actions):
     env = make_env(env_id, num_envs=5)
     assert env.num_envs == 5
     assert env.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
-    assert env.observation_space == gymnasium.vector.utils.batch_space(
-        env.single_observation_space, 5
-    )
+    assert env.observation_space == gymnasium.vector.utils.batch_space(env.single_observation_space, 5)
     assert env.action_space == gymnasium.vector.utils.batch_space(env.single_action_space, 5)
     obs, infos = env.reset(seed=0)
     assert infos == {}
     assert tuple(obs.shape) == env.observation_space.shape
     assert obs.dtype == torch.from_numpy(np.zeros(0, env.observation_space.dtype)).dtype
     assert env.observation_space.contains(obs.numpy())
-    obs, reward, terminated, truncated, infos = env.step(
-        random_actions(env, np.random.default_rng(0))
-    )
+    obs, reward, terminated, truncated, infos = env.step(random_actions(env, np.random.default_rng(0)))
     assert env.observation_space.contains(obs.numpy())
     assert reward.shape == (5,) and reward.dtype == torch.float32
     assert terminated.shape == truncated.shape == (5,)
@@ -110,11 +106,7 @@ def test_partial_reset_with_reset_mask(env_id, make_env, random_actions):
     mask = torch.tensor([True, False, True, False])
     reset_obs, _ = env.reset(options={"reset_mask": mask})
     assert torch.equal(reset_obs[~mask], obs[~mask])  # kept sub-environments keep their observation
-    clock = (
-        env.elapsed_steps
-        if isinstance(env, PositionOnlyCartPole)
-        else getattr(env, "timestep", None)
-    )
+    clock = env.elapsed_steps if isinstance(env, PositionOnlyCartPole) else getattr(env, "timestep", None)
     if clock is None:
         clock = env.cards_dealt - 1  # card games: cards dealt after the first
     assert clock[mask].eq(0).all() and clock[~mask].eq(3).all()
@@ -161,9 +153,7 @@ def test_disabled_autoreset_stays_in_range_after_the_end():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA to detect host syncs")
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_step_never_syncs_with_the_host(env_id):
-    env = gymnasium.make_vec(
-        env_id, num_envs=16, vectorization_mode="vector_entry_point", device="cuda"
-    )
+    env = gymnasium.make_vec(env_id, num_envs=16, vectorization_mode="vector_entry_point", device="cuda")
     env.reset(seed=0)
     actions = torch.zeros(16, dtype=torch.long, device="cuda")
     torch.cuda.set_sync_debug_mode("error")

@@ -10,7 +10,6 @@ import torch
 from dni_rnn_tasks.rl.envs import RepeatPrevious
 
 
-
 class ScriptedDeck:
     """Stands in for ``envs.ShuffledDeck``: deals categories in the order of ``order`` ``(B, N)``."""
 
@@ -61,9 +60,7 @@ def _popgym_deal_orders(name, game):
 def test_card_game_matches_popgym(name, level, make_env):
     pytest.importorskip("popgym")
     B = 3
-    reference = gymnasium.make_vec(
-        f"popgym-{name}{level}-v0", num_envs=B, vectorization_mode="sync"
-    )
+    reference = gymnasium.make_vec(f"popgym-{name}{level}-v0", num_envs=B, vectorization_mode="sync")
     games = [e.unwrapped for e in reference.envs]
     env = make_env(f"dni_rnn/{name}{level}-v0", num_envs=B)
     num_cards = env.num_cards
@@ -108,9 +105,7 @@ def test_card_game_matches_popgym(name, level, make_env):
     assert seen_positive > 0 and seen_negative > 0
 
 
-@pytest.mark.parametrize(
-    "env_id", ["dni_rnn/RepeatPreviousMedium-v0", "dni_rnn/CountRecallHard-v0"]
-)
+@pytest.mark.parametrize("env_id", ["dni_rnn/RepeatPreviousMedium-v0", "dni_rnn/CountRecallHard-v0"])
 def test_deck_sampler_deals_each_card_once(env_id, make_env):
     env = make_env(env_id, num_envs=256)
     obs, _ = env.reset(seed=0)

@@ -2,11 +2,9 @@
 
 import gymnasium
 import numpy as np
-import pytest
 import torch
 
 from dni_rnn_tasks.rl.envs import PositionOnlyCartPole
-
 
 
 class ScriptedCartPole(PositionOnlyCartPole):
@@ -48,9 +46,7 @@ def test_position_only_cartpole_matches_gymnasium_cartpole():
         script_from_references()
         obs, reward, terminated, truncated, _ = env.step(torch.as_tensor(actions))
         np.testing.assert_allclose(obs.numpy(), ref_obs[:, [0, 2]], rtol=0, atol=1e-6)
-        np.testing.assert_allclose(
-            env.state.numpy(), np.stack([c.state for c in cartpoles]), atol=1e-12
-        )
+        np.testing.assert_allclose(env.state.numpy(), np.stack([c.state for c in cartpoles]), atol=1e-12)
         assert reward.tolist() == ref_reward.tolist()
         assert terminated.tolist() == ref_terminated.tolist()
         assert truncated.tolist() == ref_truncated.tolist()

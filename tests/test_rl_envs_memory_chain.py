@@ -10,7 +10,6 @@ import torch
 from dni_rnn_tasks.rl.envs import MemoryChain
 
 
-
 class ScriptedMemoryChain(MemoryChain):
     """MemoryChain whose episodes take the context and query set in ``next_context``/``next_query``."""
 
@@ -26,9 +25,7 @@ def test_memory_chain_matches_bsuite(memory_length, num_bits):
     env = ScriptedMemoryChain(num_envs=B, memory_length=memory_length, num_bits=num_bits)
 
     def script_from_references():
-        env.next_context = torch.tensor(
-            np.stack([r._context for r in references]), dtype=torch.long
-        )
+        env.next_context = torch.tensor(np.stack([r._context for r in references]), dtype=torch.long)
         env.next_query = torch.tensor([r._query for r in references], dtype=torch.long)
 
     timesteps = [r.reset() for r in references]

@@ -4,20 +4,16 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
-from gymnasium.vector import AutoresetMode
 
 from dni_rnn_tasks.rl.adapters import TorchVectorEnv
 from dni_rnn_tasks.rl.envs import MemoryChain
 from dni_rnn_tasks.rl.episode_statistics import TorchRecordEpisodeStatistics
 
 
-
 def test_episode_statistics_match_gymnasium_wrapper():
     pytest.importorskip("popgym")
     B = 3
-    ours = TorchRecordEpisodeStatistics(
-        TorchVectorEnv("popgym:popgym-RepeatPreviousEasy-v0", num_envs=B)
-    )
+    ours = TorchRecordEpisodeStatistics(TorchVectorEnv("popgym:popgym-RepeatPreviousEasy-v0", num_envs=B))
     theirs = gymnasium.wrappers.vector.RecordEpisodeStatistics(
         gymnasium.make_vec("popgym-RepeatPreviousEasy-v0", num_envs=B, vectorization_mode="sync")
     )
@@ -31,9 +27,7 @@ def test_episode_statistics_match_gymnasium_wrapper():
         *_, their_infos = theirs.step(actions)
         if "_episode" in their_infos:
             assert our_infos["_episode"].tolist() == their_infos["_episode"].tolist()
-            np.testing.assert_allclose(
-                our_infos["episode"]["r"].numpy(), their_infos["episode"]["r"], atol=1e-5
-            )
+            np.testing.assert_allclose(our_infos["episode"]["r"].numpy(), their_infos["episode"]["r"], atol=1e-5)
             assert our_infos["episode"]["l"].tolist() == their_infos["episode"]["l"].tolist()
             episodes += int(their_infos["_episode"].sum())
         else:
@@ -44,9 +38,7 @@ def test_episode_statistics_match_gymnasium_wrapper():
 @pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
 def test_episode_statistics_on_torch_env(mode):
     L = 3
-    env = TorchRecordEpisodeStatistics(
-        MemoryChain(num_envs=2, memory_length=L, autoreset_mode=mode)
-    )
+    env = TorchRecordEpisodeStatistics(MemoryChain(num_envs=2, memory_length=L, autoreset_mode=mode))
     env.reset(seed=0)
     ends = []
     for step in range(1, 15):

@@ -1,4 +1,5 @@
 """Lambda-returns within a window against a per-step reference (dni_rnn_tasks/rl/losses.py)."""
+
 import torch
 
 from dni_rnn_tasks.rl.losses import lambda_returns
@@ -42,7 +43,12 @@ def test_lambda_returns_match_a_per_step_reference():
     values = torch.randn(7, 4, generator=gen)
     bootstrap = torch.randn(4, generator=gen)
     stack = lambda i, dtype: torch.tensor([c[i] for c in columns], dtype=dtype).T  # noqa: E731
-    rewards, term, trunc, valid = stack(0, torch.float64), stack(1, torch.bool), stack(2, torch.bool), stack(3, torch.bool)
+    rewards, term, trunc, valid = (
+        stack(0, torch.float64),
+        stack(1, torch.bool),
+        stack(2, torch.bool),
+        stack(3, torch.bool),
+    )
     for gamma, lam in [(0.99, 0.95), (0.9, 0.0), (0.8, 1.0)]:
         got = lambda_returns(rewards, values, bootstrap, term, trunc, valid, gamma, lam)
         for b, (r, te, tr, va) in enumerate(columns):

@@ -7,7 +7,6 @@ import torch
 from dni_rnn_tasks.rl.observations import flatten_observation
 
 
-
 def test_flatten_observation_matches_gymnasium_flatten():
     spaces = gymnasium.spaces
     for space in [
@@ -19,13 +18,9 @@ def test_flatten_observation_matches_gymnasium_flatten():
     ]:
         space.seed(0)
         samples = [space.sample() for _ in range(5)]
-        batch = gymnasium.vector.utils.concatenate(
-            space, samples, gymnasium.vector.utils.create_empty_array(space, 5)
-        )
+        batch = gymnasium.vector.utils.concatenate(space, samples, gymnasium.vector.utils.create_empty_array(space, 5))
         torch_batch = (
-            {k: torch.as_tensor(v) for k, v in batch.items()}
-            if isinstance(batch, dict)
-            else torch.as_tensor(batch)
+            {k: torch.as_tensor(v) for k, v in batch.items()} if isinstance(batch, dict) else torch.as_tensor(batch)
         )
         expected = np.stack([spaces.flatten(space, s) for s in samples]).astype(np.float32)
         np.testing.assert_allclose(flatten_observation(space, torch_batch).numpy(), expected)

@@ -1,4 +1,5 @@
 """Streaming RL task: windows and the pseudo-step, on-policy forward, checkpoints, CLI runs, learning."""
+
 import json
 
 import pytest
@@ -48,8 +49,13 @@ class Acting:
         self.values.clear()
         window, state = task.next_window(engine, state)
         rewards, terminated, truncated = (torch.stack(x) for x in zip(*self.steps))
-        seen = {"rewards": rewards, "terminated": terminated, "truncated": truncated,
-                "values": torch.stack(self.values[:-1]), "bootstrap": self.values[-1]}
+        seen = {
+            "rewards": rewards,
+            "terminated": terminated,
+            "truncated": truncated,
+            "values": torch.stack(self.values[:-1]),
+            "bootstrap": self.values[-1],
+        }
         return window, state, seen
 
 
@@ -116,7 +122,6 @@ def test_pseudo_steps_are_masked_out_of_every_loss_term():
     assert all(not m.requires_grad for m in metrics.values())
 
 
-
 @pytest.mark.parametrize("method", ["bptt", "dni"])
 def test_acting_forward_equals_the_training_forward(method):
     task, engine = make(horizon=5, batch=3, method=method, hidden=8)
@@ -149,20 +154,54 @@ TINY = ["--horizon", "4", "--batch-size", "8", "--hidden", "16", "--log-every", 
 
 @pytest.mark.parametrize("method", ["bptt", "dni"])
 def test_cli_run_writes_episode_charts(tmp_path, capsys, method):
-    code = main(["train", "rl", "--method", method, "--memory-length", "3", "--steps", "40",
-                 "--logdir", str(tmp_path), "--run-name", "run", *TINY])
+    code = main(
+        [
+            "train",
+            "rl",
+            "--method",
+            method,
+            "--memory-length",
+            "3",
+            "--steps",
+            "40",
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "run",
+            *TINY,
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["lag"] == 3 and summary["env"] == "dni_rnn/MemoryChain-v0" and 0 <= summary["success_rate"] <= 1
     scalars = tags(tmp_path / "run")
-    for tag in ("charts/episodic_return", "charts/episodic_length", "charts/success_rate",
-                "losses/value", "losses/policy", "losses/entropy"):
+    for tag in (
+        "charts/episodic_return",
+        "charts/episodic_length",
+        "charts/success_rate",
+        "losses/value",
+        "losses/policy",
+        "losses/entropy",
+    ):
         assert tag in scalars, tag
 
 
 def test_popgym_env_through_the_adapter(tmp_path, capsys):
-    code = main(["train", "rl", "--env", "popgym:popgym-RepeatPreviousEasy-v0", "--steps", "64",
-                 "--logdir", str(tmp_path), "--run-name", "pop", *TINY])
+    code = main(
+        [
+            "train",
+            "rl",
+            "--env",
+            "popgym:popgym-RepeatPreviousEasy-v0",
+            "--steps",
+            "64",
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "pop",
+            *TINY,
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["windows"] == 16 and summary["final_episodes"] >= 0
@@ -173,25 +212,35 @@ def test_resume_is_bit_identical(tmp_path, capsys):
     args = ["--method", "dni", "--memory-length", "3", "--seed", "2", *TINY]
     assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "full", "--steps", "48", *args]) == 0
     assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "24", *args]) == 0
-    assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "48", "--resume", "auto",
-                 *args]) == 0
-    full, half = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "half" / "checkpoint.pt")
+    assert (
+        main(
+            ["train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "48", "--resume", "auto", *args]
+        )
+        == 0
+    )
+    full, half = (
+        load_checkpoint(tmp_path / "full" / "checkpoint.pt"),
+        load_checkpoint(tmp_path / "half" / "checkpoint.pt"),
+    )
     for name, tensor in full["engine"].items():
         assert torch.equal(tensor, half["engine"][name]), name
     assert torch.equal(full["task"]["window_stats"], half["task"]["window_stats"])
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("options,message", [
-    ({"env": "dni_rnn/NoSuchEnv-v0"}, "unknown env id"),
-    ({"env": "NoSuchEnvAnywhere-v9"}, "unknown env id"),
-    ({"env": "popgym-RepeatPreviousEasy-v0"}, "--env popgym:popgym-RepeatPreviousEasy-v0"),
-    ({"memory_length": 0}, "memory-length must be >= 1"),
-    ({"env": "dni_rnn/RepeatPreviousEasy-v0", "memory_length": 4}, "takes no argument memory_length"),
-    ({"env_kwargs": "[1]"}, "JSON object"),
-    ({"gamma": 1.5}, "gamma"),
-    ({"reward_scale": 0.0}, "reward-scale"),
-])
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"env": "dni_rnn/NoSuchEnv-v0"}, "unknown env id"),
+        ({"env": "NoSuchEnvAnywhere-v9"}, "unknown env id"),
+        ({"env": "popgym-RepeatPreviousEasy-v0"}, "--env popgym:popgym-RepeatPreviousEasy-v0"),
+        ({"memory_length": 0}, "memory-length must be >= 1"),
+        ({"env": "dni_rnn/RepeatPreviousEasy-v0", "memory_length": 4}, "takes no argument memory_length"),
+        ({"env_kwargs": "[1]"}, "JSON object"),
+        ({"gamma": 1.5}, "gamma"),
+        ({"reward_scale": 0.0}, "reward-scale"),
+    ],
+)
 def test_bad_input_is_one_line_value_error(options, message):
     with pytest.raises(ValueError, match=message) as error:
         make(**{"memory_length": None, **options})
@@ -206,8 +255,18 @@ def test_cli_bad_env_exits_with_one_line(tmp_path, capsys):
 
 def test_bptt_learns_memory_chain_lag_2(tmp_path):
     torch.set_default_dtype(torch.float32)
-    train_cfg = TrainConfig(task="rl", horizon=4, batch_size=64, steps=1200, hidden=32, seed=0, progress=False,
-                            logdir=str(tmp_path), run_name="learn", log_every=1000)
+    train_cfg = TrainConfig(
+        task="rl",
+        horizon=4,
+        batch_size=64,
+        steps=1200,
+        hidden=32,
+        seed=0,
+        progress=False,
+        logdir=str(tmp_path),
+        run_name="learn",
+        log_every=1000,
+    )
     summary = train(train_cfg, EngineConfig(method="bptt"), RLOptions(memory_length=2))
     assert summary["success_rate"] >= 0.9, summary
 

@@ -3,6 +3,7 @@
 Modules: ``files`` (checksums, where the files are looked for, reading and verifying), ``corpus`` (symbol
 ids, :func:`load_splits`), ``fetch`` (``download``), ``stream`` (``batchify``, ``CharStream``), ``task`` (``PTBTask``).
 """
+
 from dni_rnn_tasks.ptb.corpus import EOL, PTBCorpus, char_text_to_symbols, load_splits, word_to_char_text
 from dni_rnn_tasks.ptb.fetch import download
 from dni_rnn_tasks.ptb.files import (

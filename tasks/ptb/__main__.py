@@ -10,12 +10,17 @@ from dni_rnn_tasks.ptb.files import ENV_VAR, SPLITS, DataError, find_data_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dni_rnn_tasks.ptb",
-                                     description="Check (or download) the Penn Treebank char data.")
-    parser.add_argument("--data-dir", default=None, help=f"data directory (else ${ENV_VAR}, "
-                        "../shared/data/ptb, ~/.cache/dni_rnn/ptb)")
-    parser.add_argument("--download", action="store_true",
-                        help="fetch the standard files into --data-dir (default ~/.cache/dni_rnn/ptb)")
+    parser = argparse.ArgumentParser(
+        prog="python -m dni_rnn_tasks.ptb", description="Check (or download) the Penn Treebank char data."
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help=f"data directory (else ${ENV_VAR}, ../shared/data/ptb, ~/.cache/dni_rnn/ptb)"
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch the standard files into --data-dir (default ~/.cache/dni_rnn/ptb)",
+    )
     parser.add_argument("--no-verify", action="store_true", help="skip sha256 checks when loading")
     args = parser.parse_args(argv)
     try:

@@ -94,7 +94,7 @@ def _stream_string(char_text: str) -> str | None:
 
 
 class _SplitText(NamedTuple):
-    label: str        # file name shown in messages (the file actually read)
+    label: str  # file name shown in messages (the file actually read)
     stream: str | None
     symbols: list[str] | None
 
@@ -102,12 +102,12 @@ class _SplitText(NamedTuple):
         return set(self.stream) if self.stream is not None else set(self.symbols)
 
 
-def _read_split(directory: Path, split: str, verify: bool,
-                checksums: Mapping[str, str]) -> _SplitText:
+def _read_split(directory: Path, split: str, verify: bool, checksums: Mapping[str, str]) -> _SplitText:
     found = _locate(directory, split)
     if found is None:
-        raise _error(f"ptb.char.{split}.txt[.gz]",
-                     f"not found in {directory} (nor ptb.{split}.txt[.gz] to derive it from)")
+        raise _error(
+            f"ptb.char.{split}.txt[.gz]", f"not found in {directory} (nor ptb.{split}.txt[.gz] to derive it from)"
+        )
     path, kind = found
     data = _read_bytes(path)
     if verify:
@@ -118,8 +118,13 @@ def _read_split(directory: Path, split: str, verify: bool,
         if verify:
             # The word file is verified; this checks the derivation itself against the known char
             # file (skipped when the table has no entry for it, e.g. custom sample data).
-            _check_sha(f"{path.name} (derived ptb.char.{split}.txt)", f"ptb.char.{split}.txt",
-                       text.encode("utf-8"), checksums, required=False)
+            _check_sha(
+                f"{path.name} (derived ptb.char.{split}.txt)",
+                f"ptb.char.{split}.txt",
+                text.encode("utf-8"),
+                checksums,
+                required=False,
+            )
     stream = _stream_string(text)
     symbols = None if stream is not None else char_text_to_symbols(text)
     return _SplitText(path.name, stream, symbols)
@@ -127,8 +132,7 @@ def _read_split(directory: Path, split: str, verify: bool,
 
 def _encode(split: _SplitText, vocab: list[str]) -> torch.Tensor:
     index = {s: i for i, s in enumerate(vocab)}
-    if (split.stream is not None and split.stream.isascii()
-            and all(len(s) == 1 and s.isascii() for s in vocab)):
+    if split.stream is not None and split.stream.isascii() and all(len(s) == 1 and s.isascii() for s in vocab):
         lut = np.full(128, -1, dtype=np.int64)
         for s, i in index.items():
             lut[ord(s)] = i
@@ -146,8 +150,11 @@ def _encode(split: _SplitText, vocab: list[str]) -> torch.Tensor:
 
 
 def _unknown(split: _SplitText, symbol: str) -> None:
-    raise _error(split.label, f"symbol {symbol!r} is not in the training vocabulary",
-                 "valid/test must only use training symbols; use the standard files")
+    raise _error(
+        split.label,
+        f"symbol {symbol!r} is not in the training vocabulary",
+        "valid/test must only use training symbols; use the standard files",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -192,8 +199,9 @@ def _file_key(path: Path) -> tuple:
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
-def load_splits(data_dir: str | os.PathLike | None = None, *, verify: bool = True,
-                checksums: Mapping[str, str] | None = None) -> PTBCorpus:
+def load_splits(
+    data_dir: str | os.PathLike | None = None, *, verify: bool = True, checksums: Mapping[str, str] | None = None
+) -> PTBCorpus:
     """Load (and by default verify) the three splits.
 
     Args:
@@ -214,8 +222,11 @@ def load_splits(data_dir: str | os.PathLike | None = None, *, verify: bool = Tru
     located = {s: _locate(directory, s) for s in SPLITS}
     key = None
     if all(v is not None for v in located.values()):
-        key = (tuple(_file_key(p) for p, _ in located.values()), verify,
-               tuple(sorted(table.items())) if verify else None)
+        key = (
+            tuple(_file_key(p) for p, _ in located.values()),
+            verify,
+            tuple(sorted(table.items())) if verify else None,
+        )
         hit = _CACHE.get(key)
         if hit is not None:
             return PTBCorpus(list(hit.vocab), hit.train.clone(), hit.valid.clone(), hit.test.clone())

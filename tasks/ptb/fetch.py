@@ -32,7 +32,6 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
         return resp.read()
 
 
-
 def _write(path: Path, content: bytes) -> None:
     """Write ``content`` atomically, gzip-compressed when ``path`` ends in .gz."""
     if path.name.endswith(".gz"):
@@ -62,9 +61,14 @@ def _target(directory: Path, base: str, compress: bool) -> Path:
     return directory / (base + ".gz" if compress else base)
 
 
-def download(dest_dir: str | os.PathLike | None = None, *, force: bool = False,
-             compress: bool = True, checksums: Mapping[str, str] | None = None,
-             fetch: Callable[[str], bytes] | None = None) -> Path:
+def download(
+    dest_dir: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    compress: bool = True,
+    checksums: Mapping[str, str] | None = None,
+    fetch: Callable[[str], bytes] | None = None,
+) -> Path:
     """Fetch the standard word-level files, derive the char-level files, verify, write atomically.
 
     Downloads ``ptb.{train,valid,test}.txt`` from :data:`WORD_URLS`, checks each sha256 against the
@@ -106,8 +110,11 @@ def download(dest_dir: str | os.PathLike | None = None, *, force: bool = False,
             except DataError:
                 raise
             except Exception as e:  # network errors come in many types; report them uniformly
-                raise _error(word, f"download from {url} failed ({type(e).__name__}: {e})",
-                             "check the network, or copy the standard files and use --data-dir") from None
+                raise _error(
+                    word,
+                    f"download from {url} failed ({type(e).__name__}: {e})",
+                    "check the network, or copy the standard files and use --data-dir",
+                ) from None
             _check_sha(f"{word} (from {url})", word, data, table)
             pending.append((_target(dest, word, compress), data))
         if char_ok is None:

@@ -135,16 +135,19 @@ def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     for value, origin in explicit:
         path = Path(value).expanduser()
         if not path.is_dir():
-            raise _error(str(path), f"directory given by {origin} does not exist",
-                         "fix the path, or create it with --download")
+            raise _error(
+                str(path), f"directory given by {origin} does not exist", "fix the path, or create it with --download"
+            )
         return path
     searched = default_search_dirs()
     for path in searched:
         if _has_all_splits(path):
             return path
-    raise _error("Penn Treebank data",
-                 "not found (looked in " + ", ".join(str(p) for p in searched) + ")",
-                 f"pass --data-dir, set ${ENV_VAR}, or fetch the files with --download")
+    raise _error(
+        "Penn Treebank data",
+        "not found (looked in " + ", ".join(str(p) for p in searched) + ")",
+        f"pass --data-dir, set ${ENV_VAR}, or fetch the files with --download",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -178,20 +181,19 @@ def _read_bytes(path: Path) -> bytes:
         raise _error(str(path), f"corrupt gzip file ({e})") from None
 
 
-def _check_sha(label: str, content_name: str, data: bytes,
-               checksums: Mapping[str, str], required: bool = True) -> None:
+def _check_sha(label: str, content_name: str, data: bytes, checksums: Mapping[str, str], required: bool = True) -> None:
     expected = checksums.get(content_name)
     if expected is None:
         if required:
-            raise _error(label, f"no known sha256 for {content_name}",
-                         "add it to the checksum table or load with verify=False")
+            raise _error(
+                label, f"no known sha256 for {content_name}", "add it to the checksum table or load with verify=False"
+            )
         return
     if hashlib.sha256(data).hexdigest() == expected.lower():
         return
     size = KNOWN_SIZES.get(content_name)
     if checksums is KNOWN_SHA256 and size is not None and len(data) != size:
-        problem = (f"{len(data):,} bytes uncompressed, expected {size:,} "
-                   "(truncated or not the standard split)")
+        problem = f"{len(data):,} bytes uncompressed, expected {size:,} (truncated or not the standard split)"
     else:
         problem = "sha256 mismatch (file corrupt or not the standard split)"
     raise _error(label, problem)

@@ -65,8 +65,15 @@ class CharStream:
     Windows are views into one tensor on ``device``: do not modify them in place.
     """
 
-    def __init__(self, ids: torch.Tensor, batch_size: int, horizon: int,
-                 device: torch.device | str | None = None, *, drop_last: bool = False):
+    def __init__(
+        self,
+        ids: torch.Tensor,
+        batch_size: int,
+        horizon: int,
+        device: torch.device | str | None = None,
+        *,
+        drop_last: bool = False,
+    ):
         if horizon < 1:
             raise ValueError(f"horizon must be >= 1, got {horizon}")
         self.data = batchify(ids, batch_size).to(device)  # [L, B]
@@ -76,8 +83,10 @@ class CharStream:
         self.rows = self.data.shape[0]
         need = self.horizon + 1 if drop_last else 2
         if self.rows < need:
-            raise ValueError(f"{self.rows} rows per stream are too few for horizon {horizon} "
-                             f"(batch_size {batch_size}, drop_last={drop_last})")
+            raise ValueError(
+                f"{self.rows} rows per stream are too few for horizon {horizon} "
+                f"(batch_size {batch_size}, drop_last={drop_last})"
+            )
         self.epoch = 0
         self._position = 0
         self.wrapped = False
@@ -123,12 +132,19 @@ class CharStream:
         t = min(self.horizon, self._targets_per_stream - p)
         self.start, self.wrapped = p, wrapped
         self._position = p + t
-        return self.data[p:p + t], self.data[p + 1:p + 1 + t]
+        return self.data[p : p + t], self.data[p + 1 : p + 1 + t]
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self._position, "wrapped": self.wrapped,
-                "start": self.start, "batch_size": self.batch_size, "rows": self.rows,
-                "horizon": self.horizon, "drop_last": self.drop_last}
+        return {
+            "epoch": self.epoch,
+            "position": self._position,
+            "wrapped": self.wrapped,
+            "start": self.start,
+            "batch_size": self.batch_size,
+            "rows": self.rows,
+            "horizon": self.horizon,
+            "drop_last": self.drop_last,
+        }
 
     def load_state_dict(self, state: Mapping) -> None:
         """Restore the position. The stream must be built over the same data and batch size (the
@@ -136,7 +152,8 @@ class CharStream:
         if state["batch_size"] != self.batch_size or state["rows"] != self.rows:
             raise ValueError(
                 f"stream state is for batch_size={state['batch_size']}, rows={state['rows']}; "
-                f"this stream has batch_size={self.batch_size}, rows={self.rows}")
+                f"this stream has batch_size={self.batch_size}, rows={self.rows}"
+            )
         self.position = state["position"]
         self.epoch = int(state["epoch"])
         self.wrapped = bool(state.get("wrapped", False))

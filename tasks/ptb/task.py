@@ -6,8 +6,8 @@ cut into ``B`` contiguous streams (:func:`dni_rnn_tasks.ptb.stream.batchify`) an
 steps of an epoch are skipped, so every window has the same ``T * B`` normalisation). The recurrent
 state is carried from one window to the next, the classic setting where a boundary gradient matters.
 When the stream wraps to a new epoch (from the end of the corpus back to its start) the state is reset
-before the first step (``resets[0]`` all True), and the window before the wrap has ``next_resets`` all True so that no synthetic
-gradient is injected across the epoch boundary.
+before the first step (``resets[0]`` all True), and the window before the wrap has ``next_resets`` all True so
+that no synthetic gradient is injected across the epoch boundary.
 
 Window (time-major, ``T`` steps, ``B`` streams):
     inputs: ``LongTensor [T, B]`` symbol ids.
@@ -31,6 +31,7 @@ first ``ceil(eval_limit / eval_batch_size)`` steps of each validation stream and
 as well (a prefix of the same computation, free) so that best.pt compares like with like, plus the
 full ``charts/bpc_valid`` and ``charts/bpc_test``.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,13 +66,23 @@ class PTBOptions:
     batches.
     """
 
-    data_dir: str | None = option(None, "Directory of the PTB files; None searches $DNI_RNN_PTB_DIR, ../shared/data/ptb, ~/.cache/dni_rnn/ptb.")
-    download: bool = option(False, "Download the standard files (sha256-checked) into --data-dir (default ~/.cache/dni_rnn/ptb) first.")
+    data_dir: str | None = option(
+        None, "Directory of the PTB files; None searches $DNI_RNN_PTB_DIR, ../shared/data/ptb, ~/.cache/dni_rnn/ptb."
+    )
+    download: bool = option(
+        False, "Download the standard files (sha256-checked) into --data-dir (default ~/.cache/dni_rnn/ptb) first."
+    )
     verify: bool = option(True, "Check the sha256 of the data files against the standard checksums.")
     embedding: int = option(64, "Width of the input symbol embedding (>= 50 can represent a one-hot code).")
     eval_batch_size: int = option(32, "Contiguous streams the valid/test splits are cut into for evaluation.")
-    eval_horizon: int = option(256, "Steps per evaluation window (one fused kernel call each); the state is carried anyway.")
-    eval_limit: int | None = option(None, "Max validation characters scored by the periodic evaluations (None: whole split); the final evaluation always scores the whole valid and test splits.")
+    eval_horizon: int = option(
+        256, "Steps per evaluation window (one fused kernel call each); the state is carried anyway."
+    )
+    eval_limit: int | None = option(
+        None,
+        "Max validation characters scored by the periodic evaluations (None: whole split); "
+        "the final evaluation always scores the whole valid and test splits.",
+    )
 
     def __post_init__(self):
         for name in ("embedding", "eval_batch_size", "eval_horizon"):
@@ -140,7 +151,9 @@ class PTBTask(Task):
 
     def build_core(self) -> nn.Module:
         embedding = nn.Embedding(self.vocab_size, self.options.embedding)
-        return EncodedCore(embedding, make_core(self.train.cell, self.options.embedding, self.train.hidden, self.train.layers))
+        return EncodedCore(
+            embedding, make_core(self.train.cell, self.options.embedding, self.train.hidden, self.train.layers)
+        )
 
     def task_loss(self, core_output_size: int) -> nn.Module:
         return CharLoss(core_output_size, self.vocab_size)
@@ -170,7 +183,9 @@ class PTBTask(Task):
     @staticmethod
     def _fingerprint(engine: nn.Module) -> Tensor:
         with torch.no_grad():
-            return torch.stack([torch.stack([p.double().sum(), p.double().pow(2).sum()]) for p in engine.parameters()]).cpu()
+            return torch.stack(
+                [torch.stack([p.double().sum(), p.double().pow(2).sum()]) for p in engine.parameters()]
+            ).cpu()
 
     def _bits(self, engine: nn.Module, ids: Tensor, rows: int | None = None) -> tuple[float, int, float, int]:
         """Score a split with the state carried across all of it.
@@ -194,7 +209,7 @@ class PTBTask(Task):
         for start in range(0, steps, horizon):
             stop = min(start + horizon, steps)
             outputs, state = engine.core(data[start:stop], state)
-            bits = engine.task_loss.bits(outputs, data[start + 1:stop + 1]).double()  # (t, B)
+            bits = engine.task_loss.bits(outputs, data[start + 1 : stop + 1]).double()  # (t, B)
             total += bits.sum()
             if subset is not None and start < subset:
                 subset_total += bits[: subset - start].sum()

@@ -5,6 +5,7 @@ actor-critic head), ``make`` (the run's environments from an id), ``envs/`` (bat
 file per family, and their gymnasium ids), ``adapters`` (any gymnasium id as torch tensors),
 ``episode_statistics`` (returns and lengths on the device), ``observations`` (flat features of any space).
 """
+
 from dni_rnn_tasks.rl.losses import ActorCriticLoss, lambda_returns
 from dni_rnn_tasks.rl.options import RLOptions
 from dni_rnn_tasks.rl.task import RLTask

@@ -57,7 +57,6 @@ def _to_numpy(value: Any) -> Any:
     return np.asarray(value)
 
 
-
 class TorchVectorEnv(VectorWrapper):
     """A gymnasium vector env (numpy) seen through torch tensors on ``device``.
 
@@ -116,9 +115,7 @@ class TorchVectorEnv(VectorWrapper):
         observation, infos = self.env.reset(seed=seed, options=options)
         return _to_torch(observation, self.device), _to_torch(infos, self.device)
 
-    def step(
-        self, actions: Any
-    ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+    def step(self, actions: Any) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         observation, reward, terminated, truncated, infos = self.env.step(_to_numpy(actions))
         return (
             _to_torch(observation, self.device),

@@ -21,7 +21,6 @@ def _find_device(env: VectorEnv) -> torch.device:
         env = env.env
 
 
-
 class TorchRecordEpisodeStatistics(VectorWrapper):
     """Episode return and length per sub-environment, tracked on the device.
 
@@ -42,9 +41,7 @@ class TorchRecordEpisodeStatistics(VectorWrapper):
         device: where statistics live. Default: the wrapped env's ``device``.
     """
 
-    def __init__(
-        self, env: VectorEnv, stats_key: str = "episode", device: torch.device | str | None = None
-    ) -> None:
+    def __init__(self, env: VectorEnv, stats_key: str = "episode", device: torch.device | str | None = None) -> None:
         super().__init__(env)
         self.stats_key = stats_key
         self.device = torch.device(device) if device is not None else _find_device(env)
@@ -67,9 +64,7 @@ class TorchRecordEpisodeStatistics(VectorWrapper):
         self.episode_lengths = state["episode_lengths"].to(self.device, copy=True)
         self._previous_done = state["previous_done"].to(self.device, copy=True)
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         # read the mask before the wrapped env may pop it from options
         reset_mask = None if options is None else options.get("reset_mask")
         observation, infos = self.env.reset(seed=seed, options=options)
@@ -83,14 +78,10 @@ class TorchRecordEpisodeStatistics(VectorWrapper):
         self._previous_done = self._previous_done & ~mask
         return observation, infos
 
-    def step(
-        self, actions: Any
-    ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+    def step(self, actions: Any) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         observation, reward, terminated, truncated, infos = self.env.step(actions)
         if self.stats_key in infos or f"_{self.stats_key}" in infos:
-            raise ValueError(
-                f"TorchRecordEpisodeStatistics: key {self.stats_key!r} already in infos {list(infos)}"
-            )
+            raise ValueError(f"TorchRecordEpisodeStatistics: key {self.stats_key!r} already in infos {list(infos)}")
         reward = torch.as_tensor(reward, device=self.device)
         if self.autoreset_mode is not AutoresetMode.SAME_STEP:
             # the step after an episode's end only resets: start counting from zero, skip it
@@ -102,9 +93,7 @@ class TorchRecordEpisodeStatistics(VectorWrapper):
         else:
             self.episode_returns.add_(reward)
             self.episode_lengths.add_(1)
-        done = torch.as_tensor(terminated, device=self.device) | torch.as_tensor(
-            truncated, device=self.device
-        )
+        done = torch.as_tensor(terminated, device=self.device) | torch.as_tensor(truncated, device=self.device)
         infos = dict(infos)
         infos[self.stats_key] = {
             "r": torch.where(done, self.episode_returns, 0.0),

@@ -1,4 +1,5 @@
 """The learner's targets and loss: lambda-returns within a window, and the actor-critic head."""
+
 from __future__ import annotations
 
 import torch
@@ -10,8 +11,16 @@ from dni_rnn.engine import Window
 __all__ = ["ActorCriticLoss", "lambda_returns"]
 
 
-def lambda_returns(rewards: Tensor, values: Tensor, bootstrap: Tensor, terminated: Tensor, truncated: Tensor,
-                   valid: Tensor, gamma: float, lam: float) -> Tensor:
+def lambda_returns(
+    rewards: Tensor,
+    values: Tensor,
+    bootstrap: Tensor,
+    terminated: Tensor,
+    truncated: Tensor,
+    valid: Tensor,
+    gamma: float,
+    lam: float,
+) -> Tensor:
     """Lambda-returns ``[T, B]`` within one window, 0 on masked (pseudo) steps.
 
     ``values[t]`` is ``V(x_t)`` (acting pass), ``bootstrap`` ``[B]`` the value of the step after the
@@ -63,5 +72,8 @@ class ActorCriticLoss(nn.Module):
         value = 0.5 * ((values - targets["returns"].to(values.dtype)).pow(2) * mask).sum() / count
         entropy = (entropy * mask).sum() / count
         loss = policy + self.value_coef * value - self.entropy_coef * entropy
-        return loss, {"losses/policy": policy.detach(), "losses/value": value.detach(),
-                      "losses/entropy": entropy.detach()}
+        return loss, {
+            "losses/policy": policy.detach(),
+            "losses/value": value.detach(),
+            "losses/entropy": entropy.detach(),
+        }

@@ -1,4 +1,5 @@
 """The ``B`` environments of a run: a torch-native ``dni_rnn/...`` id, or any gymnasium id through the adapter."""
+
 from __future__ import annotations
 
 import inspect
@@ -36,18 +37,19 @@ def make_envs(options: RLOptions, num_envs: int, device: torch.device) -> TorchR
         if unknown:
             raise ValueError(f"env {env_id!r} takes no argument {', '.join(unknown)}")
         try:
-            envs = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                                      device=device, **kwargs)
+            envs = gymnasium.make_vec(
+                env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device, **kwargs
+            )
         except (TypeError, ValueError) as error:
             raise ValueError(f"env {env_id!r}: {error}") from None
     else:
         if env_id.startswith(POPGYM_PREFIX):
             # popgym registers its ids only once imported: gymnasium's "module:" prefix does that.
-            raise ValueError(f"unknown env id {env_id!r}; popgym ids need the module prefix: "
-                             f"--env popgym:{env_id}")
+            raise ValueError(f"unknown env id {env_id!r}; popgym ids need the module prefix: --env popgym:{env_id}")
         try:
-            envs = TorchVectorEnv(env_id, num_envs=num_envs, vectorization_mode=options.vectorization_mode,
-                                  device=device, **kwargs)
+            envs = TorchVectorEnv(
+                env_id, num_envs=num_envs, vectorization_mode=options.vectorization_mode, device=device, **kwargs
+            )
         except (gymnasium.error.Error, ImportError) as error:
             raise ValueError(f"unknown env id {env_id!r} ({str(error).splitlines()[0]})") from None
         except TypeError as error:

@@ -30,17 +30,13 @@ def flatten_observation(space: gymnasium.Space, observation: Any) -> torch.Tenso
         codes = observation.reshape(batch, -1).long() - torch.as_tensor(
             space.start.reshape(-1), device=observation.device
         )
-        return torch.cat(
-            [F.one_hot(codes[:, i], int(n)) for i, n in enumerate(space.nvec.reshape(-1))], dim=1
-        ).to(torch.float32)
+        return torch.cat([F.one_hot(codes[:, i], int(n)) for i, n in enumerate(space.nvec.reshape(-1))], dim=1).to(
+            torch.float32
+        )
     if isinstance(space, (spaces.Box, spaces.MultiBinary)):
         return observation.reshape(observation.shape[0], -1).to(torch.float32)
     if isinstance(space, spaces.Tuple):
-        return torch.cat(
-            [flatten_observation(s, o) for s, o in zip(space.spaces, observation)], dim=1
-        )
+        return torch.cat([flatten_observation(s, o) for s, o in zip(space.spaces, observation)], dim=1)
     if isinstance(space, spaces.Dict):
-        return torch.cat(
-            [flatten_observation(s, observation[k]) for k, s in space.spaces.items()], dim=1
-        )
+        return torch.cat([flatten_observation(s, observation[k]) for k, s in space.spaces.items()], dim=1)
     raise TypeError(f"flatten_observation: unsupported space {space}")

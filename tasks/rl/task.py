@@ -36,6 +36,7 @@ value). Loss, normalised by ``T * B`` in every window (masked steps count as zer
 
 with ``A_t = G_t - V_t`` (acting values).
 """
+
 from __future__ import annotations
 
 import math
@@ -75,8 +76,9 @@ class RLTask(Task):
         self.observation_space = self.envs.single_observation_space
         self.num_actions = int(self.envs.single_action_space.n)
         self.observation_size = gymnasium.spaces.flatdim(self.observation_space)
-        self.input_size = (self.observation_size + (self.num_actions if options.prev_action else 0)
-                           + (1 if options.prev_reward else 0))
+        self.input_size = (
+            self.observation_size + (self.num_actions if options.prev_action else 0) + (1 if options.prev_reward else 0)
+        )
         self._start_episodes(seed=train.seed)
         # episode statistics, on the device: [episodes ended, sum of returns, sum of lengths, successes]
         self._window_stats: list[Tensor] = []
@@ -196,9 +198,12 @@ class RLTask(Task):
         windows = len(self._window_stats)
         last = max(1, math.ceil(self.options.final_fraction * windows))
         count, total_return, total_length, successes = torch.stack(self._window_stats[-last:]).sum(0).tolist()
-        out = {"final_windows": float(last), "final_episodes": count,
-               "return": total_return / count if count else math.nan,
-               "episode_length": total_length / count if count else math.nan}
+        out = {
+            "final_windows": float(last),
+            "final_episodes": count,
+            "return": total_return / count if count else math.nan,
+            "episode_length": total_length / count if count else math.nan,
+        }
         if self.success_reward is not None:
             out["success_rate"] = successes / count if count else math.nan
         return out
@@ -223,8 +228,10 @@ class RLTask(Task):
             "windows_since_log": self._windows_since_log,
         }
         if self.native:
-            out["carry"] = {name: getattr(self, name).clone() for name in
-                            ("_observation", "_prev_action", "_prev_reward", "_first", "_pseudo")}
+            out["carry"] = {
+                name: getattr(self, name).clone()
+                for name in ("_observation", "_prev_action", "_prev_reward", "_first", "_pseudo")
+            }
             out["env"] = self.envs.unwrapped.state_dict()
             out["episode_statistics"] = self.envs.state_dict()
         return out

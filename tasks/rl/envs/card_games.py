@@ -37,9 +37,7 @@ class _CardGame(TorchBatchedEnv):
         device,
         autoreset_mode,
     ):
-        super().__init__(
-            num_envs, single_observation_space, single_action_space, device, autoreset_mode
-        )
+        super().__init__(num_envs, single_observation_space, single_action_space, device, autoreset_mode)
         self.num_decks = num_decks
         self.num_cards = 52 * num_decks
         # Cards dealt in the current episode (popgym's hand size, counting the card dealt by reset).
@@ -114,9 +112,7 @@ class RepeatPrevious(_CardGame):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if not 1 <= k < 52 * num_decks:
-            raise ValueError(
-                f"RepeatPrevious: need 1 <= k < 52 * num_decks, got k={k}, num_decks={num_decks}"
-            )
+            raise ValueError(f"RepeatPrevious: need 1 <= k < 52 * num_decks, got k={k}, num_decks={num_decks}")
         suits = gymnasium.spaces.Discrete(4)
         super().__init__(num_envs, num_decks, suits, suits, device, autoreset_mode)
         self.k = k
@@ -124,9 +120,7 @@ class RepeatPrevious(_CardGame):
         self.deck = self._suit_deck()
         # Suit of the j-th card of the episode in column j; one spare column keeps the write of a
         # finished sub-environment's discarded transition in range.
-        self.dealt_suits = torch.zeros(
-            num_envs, self.num_cards + 1, dtype=torch.long, device=self.device
-        )
+        self.dealt_suits = torch.zeros(num_envs, self.num_cards + 1, dtype=torch.long, device=self.device)
 
     def _restart(self, mask):
         self.deck.refill(mask)
@@ -141,16 +135,12 @@ class RepeatPrevious(_CardGame):
         return self.k - 1
 
     def _transition(self, actions):
-        target = self.dealt_suits.gather(
-            1, (self.cards_dealt - self.k).clamp(min=0)[:, None]
-        ).squeeze(1)
+        target = self.dealt_suits.gather(1, (self.cards_dealt - self.k).clamp(min=0)[:, None]).squeeze(1)
         reward = torch.where(actions == target, self._reward_if_right, self._reward_if_wrong)
         reward.masked_fill_(self.cards_dealt < self.k, 0.0)  # rewarded once k cards are dealt
         terminated = self.cards_dealt == self.num_cards - 1  # one card left before this deal
         suit = self.deck.deal(self.cards_dealt < self.num_cards)
-        self.dealt_suits.scatter_(
-            1, self.cards_dealt.clamp(max=self.num_cards)[:, None], suit[:, None]
-        )
+        self.dealt_suits.scatter_(1, self.cards_dealt.clamp(max=self.num_cards)[:, None], suit[:, None])
         self.last_card.copy_(suit)
         self.cards_dealt.add_(1)
         return reward, terminated, self._no_truncation
@@ -204,9 +194,7 @@ class RepeatFirst(_CardGame):
         self.cards_dealt.masked_fill_(mask, 1)
 
     def _transition(self, actions):
-        reward = torch.where(
-            actions == self.first_suit, self._reward_if_right, self._reward_if_wrong
-        )
+        reward = torch.where(actions == self.first_suit, self._reward_if_right, self._reward_if_wrong)
         terminated = self.cards_dealt == self.num_cards - 1
         self.last_card.copy_(self.deck.deal(self.cards_dealt < self.num_cards))
         self.cards_dealt.add_(1)
@@ -256,9 +244,7 @@ class CountRecall(_CardGame):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if deck_type not in _CATEGORIES:
-            raise ValueError(
-                f"CountRecall: deck_type must be one of {list(_CATEGORIES)}, got {deck_type!r}"
-            )
+            raise ValueError(f"CountRecall: deck_type must be one of {list(_CATEGORIES)}, got {deck_type!r}")
         num_categories = _CATEGORIES[deck_type]
         cards_per_category = 52 * num_decks // num_categories
         super().__init__(
@@ -290,9 +276,7 @@ class CountRecall(_CardGame):
 
     def _transition(self, actions):
         previous_count = self.counts.gather(1, self.query[:, None]).squeeze(1)
-        reward = torch.where(
-            actions == previous_count, self._reward_if_right, self._reward_if_wrong
-        )
+        reward = torch.where(actions == previous_count, self._reward_if_right, self._reward_if_wrong)
         dealing = self.cards_dealt < self.num_cards
         value = self.value_deck.deal(dealing)
         query = self.query_deck.deal(dealing)

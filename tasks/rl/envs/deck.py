@@ -34,9 +34,7 @@ class ShuffledDeck:
         self.num_categories = num_categories
         self.cards_per_category = cards_per_category
         self.generator = generator
-        self.cards_left = torch.zeros(
-            num_envs, num_categories, dtype=torch.long, device=generator.device
-        )  # (B, C)
+        self.cards_left = torch.zeros(num_envs, num_categories, dtype=torch.long, device=generator.device)  # (B, C)
         self._uniform = torch.empty(num_envs, dtype=torch.float64, device=generator.device)
 
     def refill(self, mask: torch.Tensor) -> None:

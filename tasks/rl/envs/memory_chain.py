@@ -53,9 +53,7 @@ class MemoryChain(TorchBatchedEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if memory_length < 1 or num_bits < 1:
-            raise ValueError(
-                f"MemoryChain: memory_length and num_bits must be >= 1, got {memory_length}, {num_bits}"
-            )
+            raise ValueError(f"MemoryChain: memory_length and num_bits must be >= 1, got {memory_length}, {num_bits}")
         low = np.array([0.0, 0.0] + [-1.0] * num_bits, dtype=np.float32)
         high = np.array([1.0, num_bits - 1] + [1.0] * num_bits, dtype=np.float32)
         super().__init__(
@@ -99,9 +97,7 @@ class MemoryChain(TorchBatchedEnv):
         if self.num_bits == 1:
             query = self._zeros  # randint(1) is always 0
         else:
-            query = torch.randint(
-                self.num_bits, (self.num_envs,), generator=self.generator, device=self.device
-            )
+            query = torch.randint(self.num_bits, (self.num_envs,), generator=self.generator, device=self.device)
         return context, query
 
     def _restart(self, mask):
@@ -126,9 +122,7 @@ class MemoryChain(TorchBatchedEnv):
         # bsuite builds a step's observation before it advances its clock: after the k-th step it
         # shows timestep k - 1, and after reset timestep 0, so t = 0 is shown twice.
         shown = (self.timestep - 1).clamp_(0, self.memory_length)
-        observation = torch.empty(
-            self.num_envs, self.num_bits + 2, dtype=torch.float32, device=self.device
-        )
+        observation = torch.empty(self.num_envs, self.num_bits + 2, dtype=torch.float32, device=self.device)
         torch.index_select(self._time_feature, 0, shown, out=observation[:, 0])
         if self.num_bits == 1:
             observation[:, 1] = 0.0  # the query, randint(1), is always 0
