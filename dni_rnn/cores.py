@@ -16,10 +16,29 @@ each piece runs fused: one kernel call per distinct reset step, never a Python l
 """
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import torch
 from torch import Tensor, nn
 
 from dni_rnn.state import LSTMState, State, reset_state, state_tensors
+
+
+@runtime_checkable
+class Core(Protocol):
+    """What the engine needs of a recurrent core (``nn.Module`` subclasses provide ``__call__``).
+
+    Inputs of ``forward``: ``inputs`` ``[T, B, F]`` (``[B, T, F]`` if ``batch_first``), ``state`` as
+    returned by ``initial_state`` (batch on dimension 1), ``resets`` ``[T, B]`` bool or None.
+    Outputs: ``outputs`` ``[T, B, output_size]`` and the state after the last step.
+    """
+
+    batch_first: bool
+    output_size: int
+
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> State: ...
+
+    def forward(self, inputs: Tensor, state: State, resets: Tensor | None = None) -> tuple[Tensor, State]: ...
 
 
 class RNNCore(nn.Module):
@@ -110,26 +129,6 @@ def make_core(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
     if min(input_size, hidden_size, num_layers) < 1:
         raise ValueError(f"input size, hidden size and layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}")
     return CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first)
-
-
-class FeedForwardCore(nn.Module):
-    """A plain module (an MLP, say) applied to every step, as a core with an empty state ``[0, B, 0]``.
-
-    It carries nothing across steps, so the synthetic gradient has nothing to predict; it exists so
-    that a memoryless baseline runs through the same engine.
-    """
-
-    def __init__(self, module: nn.Module, output_size: int, batch_first: bool = False):
-        super().__init__()
-        self.module = module
-        self.output_size = output_size
-        self.batch_first = batch_first
-
-    def initial_state(self, batch_size: int, device=None, dtype=None) -> Tensor:
-        return torch.zeros(0, batch_size, 0, device=device, dtype=dtype)
-
-    def forward(self, inputs: Tensor, state: Tensor, resets: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.module(inputs), state
 
 
 class EncodedCore(nn.Module):

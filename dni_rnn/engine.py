@@ -248,6 +248,30 @@ class WindowEngine(nn.Module):
             return None
         return window.resets[:, 0] if self.core.batch_first else window.resets[0]
 
+    def check_window(self, window: Window, state: State) -> None:
+        """Raise a ``ValueError`` naming the expected and the actual shape when ``window`` does not fit
+        ``state`` (Python comparisons of shapes only: no device work)."""
+        batch = state_tensors(state)[0].shape[1]
+        inputs = window.inputs
+        layout = "[B, T, ...]" if self.core.batch_first else "[T, B, ...]"
+        if inputs.dim() < 2 or inputs.shape[0 if self.core.batch_first else 1] != batch:
+            raise ValueError(f"expected inputs {layout} with B={batch} (the state's batch), got {list(inputs.shape)}")
+        steps = inputs.shape[1] if self.core.batch_first else inputs.shape[0]
+        time_major = (steps, batch)
+        expected = {"resets": time_major[::-1] if self.core.batch_first else time_major,
+                    "loss_mask": time_major[::-1] if self.core.batch_first else time_major,
+                    "next_resets": (batch,)}
+        for name, shape in expected.items():
+            value = getattr(window, name)
+            if value is not None and tuple(value.shape) != shape:
+                raise ValueError(f"expected {name} of shape {list(shape)}, got {list(value.shape)}")
+        context_size = self.boundary.context_size if self.boundary is not None else 0
+        for name in ("context", "next_context"):
+            value = getattr(window, name)
+            if context_size and (value is None or tuple(value.shape) != (batch, context_size)):
+                got = None if value is None else list(value.shape)
+                raise ValueError(f"expected {name} of shape {[batch, context_size]} (a conditioned M), got {got}")
+
     # ----- one window ---------------------------------------------------------------------------------
 
     def step(self, window: Window, state: State) -> tuple[State, dict[str, Tensor]]:
@@ -255,6 +279,7 @@ class WindowEngine(nn.Module):
 
         Metrics are detached 0-d tensors (no host sync here but one ``isfinite`` check per window).
         """
+        self.check_window(window, state)
         cfg = self.config
         boundary = self.boundary
         run_core, run_loss, run_aux = self._runners

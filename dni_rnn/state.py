@@ -36,7 +36,9 @@ def map_state(fn: Callable[..., Tensor], *states: State) -> State:
     first = states[0]
     if isinstance(first, Tensor):
         return fn(*states)
-    return type(first)(*(fn(*parts) for parts in zip(*states)))
+    values = [fn(*parts) for parts in zip(*states)]
+    # A NamedTuple (LSTMState) takes its fields as arguments; a plain tuple, as torch's nn.LSTM returns, one iterable.
+    return type(first)(*values) if hasattr(first, "_fields") else type(first)(values)
 
 
 def detach_state(state: State) -> State:

@@ -99,3 +99,16 @@ def test_non_finite_state_of_an_ended_episode_does_not_poison_m():
     assert torch.isfinite(metrics["losses/task"]) and torch.isfinite(metrics["losses/synthetic_grad"])
     assert all(torch.isfinite(p).all() for p in engine.synthetic_gradient.parameters())
     assert all(torch.isfinite(p).all() for p in engine.core.parameters())
+
+
+def test_a_window_that_does_not_fit_the_state_is_named():
+    engine = WindowEngine(LSTMCore(FEATURES, HIDDEN), RegressionLoss(HIDDEN, OUT), EngineConfig(method="dni"))
+    inputs, targets, resets = make_stream(HORIZON, BATCH, FEATURES, OUT)
+    (window,) = windows_of(inputs, targets, resets, HORIZON)
+    state = engine.initial_state(BATCH)
+    with pytest.raises(ValueError, match=rf"expected inputs \[T, B, \.\.\.\] with B={BATCH}"):
+        engine.step(window._replace(inputs=inputs.transpose(0, 1)), state)
+    with pytest.raises(ValueError, match="expected next_resets of shape"):
+        engine.step(window._replace(next_resets=torch.zeros(BATCH + 1, dtype=torch.bool)), state)
+    with pytest.raises(ValueError, match="expected resets of shape"):
+        engine.step(window._replace(resets=resets[:, :1]), state)
