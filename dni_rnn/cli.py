@@ -1,8 +1,10 @@
 """The ``dni-rnn`` command: ``dni-rnn train TASK [options]``.
 
 Tasks come from the ``dni_rnn.tasks`` entry-point group, so every installed task gets its own
-``train`` sub-command with the shared options plus its own. Bad input ends with one line on stderr
-and exit code 2.
+``train`` sub-command with the shared options plus its own. Exit codes: 0 for a finished run and for a
+run stopped by SIGTERM / Ctrl-C at a window boundary (its checkpoint written, the command that continues
+it on stderr); 1 when the NaN guard stopped the run; 2 for bad input (one line on stderr: a flag out of
+range, a busy or occupied run directory, a checkpoint that fails its checksum or does not fit).
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ import os
 import sys
 
 from dni_rnn.config import add_dataclass_arguments, dataclass_from_args
-from dni_rnn.engine import EngineConfig
+from dni_rnn.engine import METHODS, EngineConfig, NonFiniteError
 from dni_rnn.task import available_tasks
-from dni_rnn.training import TrainConfig, evaluate_checkpoint, train
+from dni_rnn.training import DEVICES, RunInterrupted, TrainConfig, evaluate_checkpoint, train
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -40,18 +42,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         task_classes[name] = task_class
         sub = task_parsers.add_parser(name, help=(task_class.__doc__ or "").strip().split("\n")[0])
         add_dataclass_arguments(sub, TrainConfig, skip=("task",))
-        add_dataclass_arguments(sub, EngineConfig)
+        add_dataclass_arguments(sub, EngineConfig, choices={"method": METHODS})
         add_dataclass_arguments(sub, task_class.Config)
     eval_parser = commands.add_parser("eval", help="evaluate a saved checkpoint", description="Rebuild a run from its checkpoint and evaluate it.")
     eval_parser.add_argument("task", help="the task the checkpoint was trained on")
     eval_parser.add_argument("--checkpoint", required=True, help="path of checkpoint.pt or best.pt")
-    eval_parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    eval_parser.add_argument("--device", default="auto", choices=DEVICES)
     return parser, task_classes
 
 
 def main(argv: list[str] | None = None) -> int:
     parser, task_classes = build_parser()
-    args = parser.parse_args(argv)
+    command = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(command)
+    main_rank = os.environ.get("RANK", "0") == "0"
     try:
         if getattr(args, "load_error", None):
             raise ValueError(args.load_error)
@@ -60,14 +64,22 @@ def main(argv: list[str] | None = None) -> int:
             train_cfg = dataclass_from_args(TrainConfig, args)
             engine_cfg = dataclass_from_args(EngineConfig, args)
             options = dataclass_from_args(task_class.Config, args)
-            summary = train(train_cfg, engine_cfg, options)
-            if os.environ.get("RANK", "0") == "0":  # one summary from a torchrun job, not one per process
+            summary = train(train_cfg, engine_cfg, options, command=command)
+            if main_rank:  # one summary from a torchrun job, not one per process
                 print(json.dumps(summary))
         elif args.command == "eval":
             if args.task not in task_classes:
                 raise ValueError(f"unknown task {args.task!r}; choose one of {', '.join(sorted(task_classes))}")
             result = evaluate_checkpoint(args.checkpoint, args.task, args.device)
             print(json.dumps(result))
+    except RunInterrupted as stopped:
+        if main_rank:
+            print(f"dni-rnn: {stopped}", file=sys.stderr)
+        return 0
+    except NonFiniteError as error:
+        if main_rank:
+            print(f"dni-rnn: error: {error}", file=sys.stderr)
+        return 1
     except ValueError as error:
         print(f"dni-rnn: error: {error}", file=sys.stderr)
         return 2

@@ -7,6 +7,9 @@ Because every loss is a batch mean and M works in per-entry units, W ranks with 
 compute the same update as one process with ``B`` streams (up to float summation order). Window
 metrics are averaged over ranks before the task sees them (so a curriculum decides alike everywhere);
 rank 0 alone logs and writes checkpoints, which hold the *global* carried state.
+
+Control decisions (stop on a signal, refuse a busy run directory) are agreed on by all ranks with
+:func:`any_rank` over a CPU (gloo) group, so every rank takes the same branch at the same window.
 """
 from __future__ import annotations
 
@@ -34,14 +37,44 @@ class Topology(NamedTuple):
         return self.world_size > 1
 
 
+_CONTROL_GROUP: Any = None  # a gloo group for host-side decisions (the default group when it is gloo)
+
+
 def init_from_env(device: torch.device) -> Topology:
     """Join the process group torchrun describes in the environment (gloo on a CPU, nccl on a GPU)."""
+    global _CONTROL_GROUP
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Topology()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if _CONTROL_GROUP is None:
+        _CONTROL_GROUP = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else dist.group.WORLD
     return Topology(dist.get_rank(), dist.get_world_size())
+
+
+def any_rank(flag: bool, topology: Topology) -> bool:
+    """True on every rank if ``flag`` is True on any rank (a collective on the CPU: every rank must call it)."""
+    if not topology.distributed:
+        return flag
+    value = torch.tensor([int(flag)], dtype=torch.int32)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX, group=_CONTROL_GROUP)
+    return bool(value.item())
+
+
+def broadcast_object(value: Any, topology: Topology) -> Any:
+    """Rank 0's ``value`` on every rank (a collective)."""
+    if not topology.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0, group=_CONTROL_GROUP)
+    return box[0]
+
+
+def barrier(topology: Topology) -> None:
+    """Wait until every rank arrives (e.g. until rank 0 has written a checkpoint)."""
+    if topology.distributed:
+        dist.barrier(group=_CONTROL_GROUP)
 
 
 def local_device(device: torch.device) -> torch.device:

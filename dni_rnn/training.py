@@ -1,24 +1,48 @@
-"""The training loop every task shares: stream windows, step the engine, log, evaluate, checkpoint."""
+"""The training loop every task shares: stream windows, step the engine, log, evaluate, checkpoint.
+
+A run owns ``<logdir>/<run-name>/`` while it lives (an exclusive lock on ``.lock``); it refuses to start
+over a directory that already holds a checkpoint unless told to ``--resume`` or ``--overwrite``. SIGTERM
+and SIGINT only set a flag: the current window finishes, every rank agrees to stop at that window
+boundary, rank 0 writes ``checkpoint.pt`` and the run ends with one line giving the command that continues
+it. A checkpoint is never written with non-finite weights.
+"""
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import os
 import random
+import shlex
 import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from dni_rnn.checkpoint import check_same_config, load_checkpoint, save_atomic
-from dni_rnn.config import option
+from dni_rnn.checkpoint import (
+    RunLock,
+    all_finite,
+    check_same_config,
+    load_checkpoint,
+    previous_path,
+    remove_orphans,
+    save_atomic,
+)
+from dni_rnn.config import check_fields, option
 from dni_rnn.cores import CELLS
 from dni_rnn.distributed import (
+    Topology,
+    any_rank,
     average_metrics,
+    barrier,
+    broadcast_object,
     gather_state,
     init_from_env,
     local_device,
@@ -32,55 +56,57 @@ from dni_rnn.task import load_task
 
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear", "cosine")
-# Settings that may change between an interrupted run and its resumption.
-RESUMABLE_SETTINGS = {"train.steps", "train.resume", "train.progress", "train.log_every", "train.checkpoint_every",
-                      "train.threads", "train.logdir", "train.device"}
+# Settings that do not change what a run computes: they may differ between an interrupted run and its
+# resumption. A task adds its own with a ``resume_ignores`` tuple of option names (e.g. a data path; the
+# data themselves are compared by the checksum its ``data_checksum()`` returns).
+RESUMABLE_SETTINGS = {"train.steps", "train.resume", "train.overwrite", "train.progress", "train.log_every",
+                      "train.checkpoint_every", "train.eval_every", "train.patience", "train.threads",
+                      "train.logdir", "train.device", "train.run_name"}
 
 
 @dataclass
 class TrainConfig:
-    """A training run. Every field is a ``--flag`` of ``dni-rnn train TASK``."""
+    """A training run. Every field is a ``--flag`` of ``dni-rnn train TASK``; ranges are checked on construction."""
 
     task: str = option("copy", "Task to train (an entry point of the dni_rnn.tasks group).")
-    horizon: int = option(4, "T, time steps per window (the backprop truncation).")
-    steps: int = option(100_000, "Length of the run in time steps of each stream (samples = steps x batch); counts the total across resumes.")
-    batch_size: int = option(64, "B, parallel streams.")
-    cell: str = option("lstm", "Recurrent cell: lstm or gru.")
-    hidden: int = option(128, "Hidden units per layer.")
-    layers: int = option(1, "Stacked recurrent layers.")
-    seed: int = option(0, "Seed of every random number generator of the run.")
-    device: str = option("auto", "auto (cuda when present), cpu or cuda.")
-    threads: int = option(0, "torch intra-op threads; 0 keeps torch's default.")
+    horizon: int = option(4, "T, time steps per window (the backprop truncation).", low=1)
+    steps: int = option(100_000, "Length of the run in time steps of each stream (samples = steps x batch); counts the total across resumes; a multiple of --horizon (else rounded down, with a note).", low=1)
+    batch_size: int = option(64, "B, parallel streams.", low=1)
+    cell: str = option("lstm", "Recurrent cell.", choices=CELLS)
+    hidden: int = option(128, "Hidden units per layer.", low=1)
+    layers: int = option(1, "Stacked recurrent layers.", low=1)
+    seed: int = option(0, "Seed of every random number generator of the run.", low=0, high=2**32 - 1)
+    device: str = option("auto", "auto (cuda when present), cpu or cuda.", choices=DEVICES)
+    threads: int = option(0, "torch intra-op threads; 0 keeps torch's default.", low=0)
     logdir: str = option("logs", "Directory of the runs; each writes logs/<run-name>/.")
-    run_name: str | None = option(None, "Name of the run; default {task}__{method}__T{T}__s{seed}__{time}.")
-    log_every: int = option(100, "Windows between two TensorBoard points.")
-    eval_every: int = option(0, "Windows between two evaluations (tasks that evaluate); 0: only at the end.")
-    checkpoint_every: int = option(0, "Windows between two checkpoints; 0: only at the end (and on SIGTERM / Ctrl-C).")
-    patience: int = option(0, "Stop after this many evaluations without improving the task's best metric; 0: never.")
-    resume: str | None = option(None, "Checkpoint to continue from, or 'auto' for <logdir>/<run-name>/checkpoint.pt.")
+    run_name: str | None = option(None, "Name of the run (a single folder name); default {task}__{method}__T{T}__s{seed}__{time}.")
+    log_every: int = option(100, "Windows between two TensorBoard points.", low=1)
+    eval_every: int = option(0, "Windows between two evaluations (tasks that evaluate); 0: only at the end.", low=0)
+    checkpoint_every: int = option(0, "Windows between two checkpoints; 0: only at the end (and on SIGTERM / Ctrl-C).", low=0)
+    patience: int = option(0, "Stop after this many evaluations without improving the task's best metric; 0: never.", low=0)
+    resume: str | None = option(None, "Checkpoint to continue from, or 'auto': <logdir>/<run-name>/checkpoint.pt when it exists, else start afresh.")
+    overwrite: bool = option(False, "Start afresh even if <logdir>/<run-name>/ holds a checkpoint (deleting it and the run's events).")
     progress: bool = option(True, "Show a progress bar on the terminal.")
-    lr_schedule: str = option("constant", "Learning rate of the core over the run: constant, linear or cosine decay to lr x --lr-final.")
-    lr_final: float = option(0.1, "With a decaying --lr-schedule, the last window's learning rate as a fraction of --lr.")
+    lr_schedule: str = option("constant", "Learning rate of the core over the run: constant, linear or cosine decay to lr x --lr-final.", choices=LR_SCHEDULES)
+    lr_final: float = option(0.1, "With a decaying --lr-schedule, the last window's learning rate as a fraction of --lr.", low=0.0, high=1.0)
 
     def __post_init__(self):
-        for name in ("horizon", "steps", "batch_size", "hidden", "layers", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        check_fields(self)
         if self.steps < self.horizon:
             raise ValueError(f"--steps ({self.steps}) must be at least one window (--horizon {self.horizon})")
-        for name in ("eval_every", "checkpoint_every", "threads", "patience"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"unknown lr schedule {self.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
-        if not 0.0 <= self.lr_final <= 1.0:
-            raise ValueError(f"--lr-final must be in [0, 1], got {self.lr_final}")
-        if self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
-        if self.device not in DEVICES:
-            raise ValueError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.run_name is not None:
+            name = self.run_name
+            if not name or name in (".", "..") or "/" in name or os.sep in name or "\0" in name:
+                raise ValueError(f"--run-name {name!r} must be a single folder name inside --logdir (no '/', not '.' or '..')")
+        if self.resume is not None and self.overwrite:
+            raise ValueError("--resume and --overwrite contradict each other; give one")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda asked for, but no CUDA device is available; use --device auto or cpu")
+
+
+class RunInterrupted(Exception):
+    """A signal stopped the run at a window boundary; its checkpoint is written. The message (one line)
+    says how to continue."""
 
 
 def lr_factor(schedule: str, final: float, window: int, total_windows: int) -> float:
@@ -127,16 +153,117 @@ def _set_rng_state(state: dict) -> None:
     np.random.set_state(state["numpy"])
 
 
-class _Interrupted(Exception):
-    pass
+def _note(message: str, topology: Topology) -> None:
+    """One line on stderr, from rank 0 only."""
+    if topology.is_main:
+        print(f"dni-rnn: {message}", file=sys.stderr, flush=True)
 
 
-def _raise_interrupted(signum, frame):
-    raise _Interrupted()
+class StopSignal:
+    """Catches SIGTERM and SIGINT while a run lives: the first one asks the loop to stop at the next window
+    boundary; later ones are ignored (a checkpoint being written is never cut short)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def __enter__(self) -> "StopSignal":
+        if threading.current_thread() is threading.main_thread():  # Python delivers signals to the main thread only
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
 
-def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
-    """Run (or resume) one training run; returns its summary (also written to ``summary.json``)."""
+def resume_command(command: Sequence[str] | None, run_name: str, topology: Topology) -> str:
+    """The command line that continues this run: the original one with ``--run-name NAME --resume auto``."""
+    if command is None:
+        return f"the same settings with --run-name {shlex.quote(run_name)} --resume auto"
+    kept, skip = [], False
+    for arg in command:
+        if skip:
+            skip = False
+        elif arg in ("--run-name", "--resume"):
+            skip = True
+        elif not (arg.startswith(("--run-name=", "--resume=")) or arg in ("--overwrite", "--no-overwrite")):
+            kept.append(arg)
+    if topology.distributed:
+        local = os.environ.get("LOCAL_WORLD_SIZE", str(topology.world_size))
+        single_node = local == str(topology.world_size)
+        prefix = ["torchrun", "--standalone" if single_node else "<your torchrun options>", "--nproc-per-node", local,
+                  "-m", "dni_rnn"]
+    else:
+        prefix = ["dni-rnn"]
+    return shlex.join([*prefix, *kept, "--run-name", run_name, "--resume", "auto"])
+
+
+def open_run_dir(train_cfg: TrainConfig, run_dir: Path, topology: Topology) -> tuple[RunLock | None, Path | None]:
+    """Make ``run_dir`` this run's: create it, lock it (rank 0), delete orphaned temporary files, and decide
+    where to resume from. Returns ``(lock, checkpoint to resume from or None)``; every rank gets the same
+    decision. Raises a one-line ``ValueError`` for an unusable or busy directory, or one holding a checkpoint
+    that neither ``--resume`` nor ``--overwrite`` accounts for."""
+    checkpoint_path = run_dir / "checkpoint.pt"
+    lock, error, resume_from = None, None, None
+    if topology.is_main:
+        try:
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                lock = RunLock(run_dir)
+                lock.acquire()
+            except OSError as os_error:
+                raise ValueError(f"cannot write the run directory {run_dir} ({os_error.strerror or os_error}); "
+                                 "check --logdir") from None
+            orphans = remove_orphans(run_dir)
+            if orphans:
+                _note(f"removed {len(orphans)} unfinished checkpoint file(s) left in {run_dir} by a killed run", topology)
+            previous = previous_path(checkpoint_path)
+            saved = checkpoint_path if checkpoint_path.is_file() else previous if previous.is_file() else None
+            if train_cfg.resume == "auto":
+                if saved is None:
+                    _note(f"no checkpoint in {run_dir} yet: starting run {train_cfg.run_name} afresh", topology)
+                elif saved == previous:
+                    _note(f"{checkpoint_path} is missing: resuming from {previous}", topology)
+                resume_from = saved
+            elif train_cfg.resume is not None:
+                resume_from = Path(train_cfg.resume)
+            elif saved is not None and not train_cfg.overwrite:
+                raise ValueError(f"{run_dir} already holds a checkpoint of another run; continue it with --resume auto, "
+                                 "start it over with --overwrite, or choose another --run-name")
+            if resume_from is None:  # a fresh start: nothing of an earlier run in this directory may mix in
+                for stale in [checkpoint_path, previous, run_dir / "best.pt", run_dir / "summary.json",
+                              *run_dir.glob("events.out.tfevents.*")]:
+                    stale.unlink(missing_ok=True)
+        except ValueError as value_error:
+            error = str(value_error)
+    error, resume_from = broadcast_object((error, resume_from), topology)
+    if error is not None:
+        if lock is not None:
+            lock.release()
+        raise ValueError(error)
+    return lock, resume_from
+
+
+def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Sequence[str] | None = None) -> dict:
+    """Run (or resume) one training run; returns its summary (also written to ``summary.json``).
+
+    Args:
+        command: the ``dni-rnn`` arguments of this run (``["train", "copy", ...]``), quoted back in the
+            message of an interrupted run as the command that continues it.
+
+    Raises:
+        RunInterrupted: SIGTERM / SIGINT stopped the run at a window boundary; its checkpoint is written.
+        NonFiniteError: the NaN guard stopped the run; the last checkpoint with finite weights is kept.
+        ValueError: bad settings, a busy or unusable run directory, a checkpoint that does not fit.
+    """
     task_class = load_task(train_cfg.task)
     device = local_device(resolve_device(train_cfg.device))
     topology = init_from_env(device)
@@ -150,13 +277,25 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     torch.manual_seed(train_cfg.seed)
     random.seed(train_cfg.seed)
     np.random.seed(train_cfg.seed)
-    if train_cfg.run_name is None:
-        train_cfg = dataclasses.replace(train_cfg, run_name=default_run_name(train_cfg, engine_cfg))
+    if train_cfg.run_name is None:  # rank 0's clock names the run of every rank
+        train_cfg = dataclasses.replace(train_cfg, run_name=broadcast_object(default_run_name(train_cfg, engine_cfg), topology))
     run_dir = Path(train_cfg.logdir) / train_cfg.run_name
-    checkpoint_path = run_dir / "checkpoint.pt"
-    config = flat_config(train_cfg, engine_cfg, options)
+    lock, resume_from = open_run_dir(train_cfg, run_dir, topology)
+    try:
+        return _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command) -> dict:
+    checkpoint_path = run_dir / "checkpoint.pt"
     task = task_class(options, train_cfg, device)
+    config = flat_config(train_cfg, engine_cfg, options)
+    data_checksum = getattr(task, "data_checksum", None)
+    if callable(data_checksum):
+        config["task.data_sha256"] = data_checksum()
+    ignored = RESUMABLE_SETTINGS | {f"task.{name}" for name in getattr(task_class, "resume_ignores", ())}
     core = task.build_core()
     engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg, task.context_size).to(device)
     if topology.distributed:
@@ -166,10 +305,9 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
     window, wall_before = 0, 0.0
     best = {"value": float("inf"), "stale": 0}
 
-    if train_cfg.resume is not None:
-        resume_path = checkpoint_path if train_cfg.resume == "auto" else Path(train_cfg.resume)
-        payload = load_checkpoint(resume_path)
-        check_same_config(payload["config"], config, RESUMABLE_SETTINGS | {"train.run_name"}, resume_path)
+    if resume_from is not None:
+        payload = load_checkpoint(resume_from)
+        check_same_config(payload["config"], config, ignored, resume_from)
         engine.load_state_dict(payload["engine"])
         engine.load_optimizer_state_dict(payload["optimizers"])
         task.load_state_dict(payload["task"])
@@ -180,18 +318,30 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
 
     samples_per_window = train_cfg.horizon * train_cfg.batch_size
     total_windows = train_cfg.steps // train_cfg.horizon
+    if train_cfg.steps % train_cfg.horizon:
+        _note(f"--steps {train_cfg.steps} is not a multiple of --horizon {train_cfg.horizon}: the run trains "
+              f"{total_windows} windows = {total_windows * train_cfg.horizon} steps", topology)
     logger = RunLogger(str(run_dir), config, purge_step=window * samples_per_window if window else None,
                        enabled=topology.is_main)
     started = time.perf_counter()
+    saved_window = {"checkpoint": window if resume_from is not None else None}
 
-    def checkpoint(path=checkpoint_path):
-        global_state = gather_state(state, topology)  # a collective: every rank calls checkpoint()
+    def checkpoint(path: Path = checkpoint_path) -> bool:
+        """Save the run (rank 0; every rank must call: the state is gathered). False if the weights are not
+        finite: the file already there is kept."""
+        global_state = gather_state(state, topology)  # a collective
         if not topology.is_main:
-            return
+            return True
+        weights = engine.state_dict()
+        if not (all_finite(weights) and all_finite(dict(enumerate(state_tensors(global_state))))):
+            _note(f"the weights at window {window} are not finite: {path.name} not written"
+                  + (f" (kept the one of window {saved_window['checkpoint']})" if path == checkpoint_path
+                     and saved_window["checkpoint"] is not None else ""), topology)
+            return False
         save_atomic(
             {
                 "config": config,
-                "engine": engine.state_dict(),
+                "engine": weights,
                 "optimizers": engine.optimizer_state_dict(),
                 "task": task.state_dict(),
                 "state": global_state,
@@ -201,7 +351,11 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
                 "wall_seconds": wall_before + time.perf_counter() - started,
             },
             path,
+            keep_previous=path == checkpoint_path,
         )
+        if path == checkpoint_path:
+            saved_window["checkpoint"] = window
+        return True
 
     def evaluate(final: bool = False) -> dict:
         """Evaluate, log, keep best.pt, count evaluations without improvement; returns the scalars."""
@@ -215,52 +369,65 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options) -> dict:
                 best["stale"] += 1
         return values
 
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupted)
     bar = tqdm(total=total_windows, initial=window, disable=not (train_cfg.progress and topology.is_main), unit="win", dynamic_ncols=True,
                desc=train_cfg.run_name[:40])
-    try:
-        while window < total_windows:
-            if train_cfg.lr_schedule != "constant":
-                engine.set_lr_factor(lr_factor(train_cfg.lr_schedule, train_cfg.lr_final, window, total_windows))
-            batch, state = task.next_window(engine, state)
-            state, metrics = engine.step(shard_window(batch, topology, core.batch_first), state)
-            metrics = average_metrics(metrics, topology)
-            logger.accumulate(metrics)
-            window += 1
-            samples = window * samples_per_window
-            task_scalars = task.observe(metrics)
-            if task_scalars:
-                logger.scalars(task_scalars, samples)
-            if window % train_cfg.log_every == 0:
-                values = logger.flush_window_metrics(samples)
-                bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in {**values, **task_scalars}.items()
-                                 if k in ("losses/task", "charts/curriculum_length", "charts/curriculum_repeats")})
-            if train_cfg.eval_every and window % train_cfg.eval_every == 0:
-                evaluate()
-                if train_cfg.patience and best["stale"] >= train_cfg.patience:
+    with StopSignal() as stop:
+        try:
+            interrupted = False
+            while window < total_windows:
+                if train_cfg.lr_schedule != "constant":
+                    engine.set_lr_factor(lr_factor(train_cfg.lr_schedule, train_cfg.lr_final, window, total_windows))
+                batch, state = task.next_window(engine, state)
+                state, metrics = engine.step(shard_window(batch, topology, core.batch_first), state)
+                metrics = average_metrics(metrics, topology)
+                logger.accumulate(metrics)
+                window += 1
+                samples = window * samples_per_window
+                task_scalars = task.observe(metrics)
+                if task_scalars:
+                    logger.scalars(task_scalars, samples)
+                if window % train_cfg.log_every == 0:
+                    values = logger.flush_window_metrics(samples)
+                    bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in {**values, **task_scalars}.items()
+                                     if k in ("losses/task", "charts/curriculum_length", "charts/curriculum_repeats")})
+                if train_cfg.eval_every and window % train_cfg.eval_every == 0:
+                    evaluate()
+                    if train_cfg.patience and best["stale"] >= train_cfg.patience:
+                        break
+                if train_cfg.checkpoint_every and window % train_cfg.checkpoint_every == 0:
+                    checkpoint()
+                bar.update(1)
+                # The window is complete: stop here if any rank was signalled (one tiny all-reduce per window
+                # when distributed, so every rank stops at the same boundary).
+                if any_rank(stop.signum is not None, topology):
+                    interrupted = window < total_windows
                     break
-            if train_cfg.checkpoint_every and window % train_cfg.checkpoint_every == 0:
+        except NonFiniteError as error:
+            # The skipped updates never reached the weights, so the model saved now is the one from before the
+            # fault, unless the weights themselves went non-finite: then the last finite checkpoint is kept.
+            bar.close()
+            saved = checkpoint() if saved_window["checkpoint"] != window else True
+            logger.close()
+            where = (f"weights from before the fault saved to {checkpoint_path}" if saved else
+                     f"{checkpoint_path} holds window {saved_window['checkpoint']}" if saved_window["checkpoint"] is not None
+                     else "no checkpoint written")
+            raise NonFiniteError(f"{error}; {where}; {engine.skipped_windows} windows skipped in all") from None
+        bar.close()
+        if interrupted:
+            if saved_window["checkpoint"] != window:
                 checkpoint()
-            bar.update(1)
-    except (KeyboardInterrupt, _Interrupted):
-        bar.close()
+            barrier(topology)  # no rank leaves before rank 0 has written the checkpoint
+            logger.close()
+            raise RunInterrupted(f"interrupted at window {window} of {total_windows}; checkpoint saved to "
+                                 f"{checkpoint_path}; continue with: {resume_command(command, train_cfg.run_name, topology)}")
+        samples = window * samples_per_window
+        logger.flush_window_metrics(samples)
+        final_eval = evaluate(final=True)
         checkpoint()
+        barrier(topology)
         logger.close()
-        raise SystemExit(f"interrupted at window {window}; checkpoint saved to {checkpoint_path} (continue with --resume auto)")
-    except NonFiniteError as error:
-        # The skipped updates never reached the weights, so the model saved now is the one from before the fault.
-        bar.close()
-        checkpoint()
-        logger.close()
-        raise SystemExit(f"dni-rnn: error: {error}; weights from before the fault saved to {checkpoint_path}")
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
-    bar.close()
-    samples = window * samples_per_window
-    logger.flush_window_metrics(samples)
-    final_eval = evaluate(final=True)
-    checkpoint()
-    logger.close()
+    if engine.skipped_windows:
+        _note(f"the NaN guard skipped {engine.skipped_windows} of {window} windows (no update from them)", topology)
     summary = {
         "run_name": train_cfg.run_name,
         "task": train_cfg.task,
@@ -295,7 +462,7 @@ def load_run(path: str, task: str | None = None, device: str = "auto"):
     sections = split_config(payload["config"])
     if task is not None and sections["train"]["task"] != task:
         raise ValueError(f"checkpoint {path} is a {sections['train']['task']!r} run, not {task!r}")
-    train_cfg = TrainConfig(**{**sections["train"], "device": device, "resume": None})
+    train_cfg = TrainConfig(**{**sections["train"], "device": device, "resume": None, "overwrite": False})
     engine_cfg = EngineConfig(**sections["engine"])
     task_class = load_task(train_cfg.task)
     task_obj = task_class(task_class.Config(**sections["task"]), train_cfg, resolve_device(device))

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from dni_rnn.cli import main
 
@@ -45,10 +46,22 @@ def run_main(args, capsys):
     "args,message",
     [
         (["train", "sudoku"], "invalid choice: 'sudoku'"),
-        (["train", "copy", "--method", "magic"], "unknown method 'magic'"),
+        (["train", "copy", "--method", "magic"], "argument --method: invalid choice: 'magic'"),
         (["train", "copy", "--horizon", "0"], "--horizon must be >= 1"),
         (["train", "copy", "--batch-size", "-3"], "--batch-size must be >= 1"),
-        (["train", "copy", "--cell", "transformer"], "unknown cell 'transformer'"),
+        (["train", "copy", "--cell", "transformer"], "argument --cell: invalid choice: 'transformer'"),
+        (["train", "copy", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+        (["train", "copy", "--lr-schedule", "step"], "argument --lr-schedule: invalid choice: 'step'"),
+        (["train", "copy", "--run-name", "../x"], "--run-name '../x' must be a single folder name"),
+        (["train", "copy", "--run-name", "a/b"], "must be a single folder name"),
+        (["train", "copy", "--seed", "-1"], "--seed must be in [0, 4294967295]"),
+        (["train", "copy", "--threads", "-2"], "--threads must be >= 0"),
+        (["train", "copy", "--lr-final", "nan"], "--lr-final must be finite"),
+        (["train", "copy", "--lr-final", "inf"], "--lr-final must be finite"),
+        (["train", "copy", "--eval-every", "-1"], "--eval-every must be >= 0"),
+        (["train", "copy", "--resume", "auto", "--overwrite"], "contradict"),
+        (["train", "copy", "--grad-clip", "-1"], "grad_clip must be"),  # EngineConfig's ValueError, one line too
+        (["train", "copy", "--sg-hidden", "-3"], "sg_hidden widths must be >= 1"),
         (["train", "copy", "--steps", "2", "--horizon", "4"], "--steps (2) must be at least one window"),
         (["train", "copy", "--lr", "0"], "lr must be > 0"),
         (["train", "copy", "--hidden", "many"], "invalid int value: 'many'"),
@@ -61,6 +74,72 @@ def test_bad_arguments_give_one_line_and_exit_code_2(args, message, tmp_path, ca
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
+
+
+def test_logdir_on_a_file_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code, err, _ = run_main(["train", "copy", "--logdir", str(blocker), *TINY], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "cannot write the run directory" in err and "check --logdir" in err
+
+
+def test_steps_not_a_multiple_of_horizon_is_stated(tmp_path, capsys):
+    code, err, out = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY, "--steps", "10",
+                               "--horizon", "4"], capsys)
+    assert code == 0 and "--steps 10 is not a multiple of --horizon 4: the run trains 2 windows = 8 steps" in err
+    assert json.loads(out.strip().splitlines()[-1])["windows"] == 2
+
+
+def test_help_shows_choices_and_ranges(capsys):
+    code, _, text = run_main(["train", "copy", "--help"], capsys)
+    assert code == 0
+    for shown in ("--cell {lstm,gru}", "--device {auto,cpu,cuda}", "--lr-schedule {constant,linear,cosine}",
+                  "--method {bptt,dni,dni_aux}", "--overwrite"):
+        assert shown in text, shown
+    assert "(default: 4; >= 1)" in text  # --horizon's range
+
+
+def test_an_occupied_run_dir_is_refused_unless_resume_or_overwrite(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY]) == 0
+    before = (run / "checkpoint.pt").read_bytes()
+    code, err, _ = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "already holds a checkpoint" in err and "--resume auto" in err and "--overwrite" in err
+    assert (run / "checkpoint.pt").read_bytes() == before and len(list(run.glob("events.out.tfevents.*"))) == 1
+    # --overwrite starts over: a new checkpoint and a single event file (the old run's are deleted).
+    code, err, _ = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY, "--steps", "6",
+                             "--overwrite"], capsys)
+    assert code == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=False) is not None
+    from dni_rnn.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run / "checkpoint.pt")["window"] == 2
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+def test_a_run_name_held_by_a_live_process_is_refused(tmp_path, capsys):
+    from dni_rnn.checkpoint import RunLock
+
+    (tmp_path / "busy").mkdir()
+    with RunLock(tmp_path / "busy"):  # as a live run holds it (a flock: released by the OS when a process dies)
+        code, err, _ = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "busy", *TINY], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "in use by another live process" in err
+    assert not (tmp_path / "busy" / "checkpoint.pt").exists()
+    code, _, _ = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "busy", *TINY], capsys)
+    assert code == 0  # free again
+
+
+def test_resume_auto_starts_afresh_when_there_is_no_checkpoint(tmp_path, capsys):
+    args = ["train", "copy", "--logdir", str(tmp_path), "--run-name", "req", *TINY, "--resume", "auto"]
+    code, err, _ = run_main(args, capsys)
+    assert code == 0 and "no checkpoint in" in err and "starting run req afresh" in err
+    code, err, _ = run_main([*args[:-2], "--steps", "60", "--resume", "auto"], capsys)  # the same line requeued
+    assert code == 0 and "afresh" not in err
+    from dni_rnn.checkpoint import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "req" / "checkpoint.pt")["window"] == 20
 
 
 def test_help_lists_everything(capsys):

@@ -1,7 +1,13 @@
 """Exact resume: N windows, stop, resume for N more == 2N windows in one go, bit for bit; NaN guard."""
 
+import json
 import math
+import os
+import shlex
+import shutil
+import signal
 
+import numpy as np
 import pytest
 import torch
 from helpers import RegressionLoss
@@ -79,7 +85,7 @@ def test_nan_guard_skips_updates_then_stops():
 
 
 def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, monkeypatch):
-    """Corrupt the data stream after a few sequences: the run stops and saves the weights from before the fault."""
+    """Corrupt the data stream after a few sequences: the run stops (exit 1) and saves the weights from before the fault."""
     from dni_rnn_tasks.copy import CopyTask
 
     clean = CopyTask._sequence
@@ -91,49 +97,141 @@ def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, m
         return [inputs * math.nan if calls["n"] > 5 else inputs, *rest]
 
     monkeypatch.setattr(CopyTask, "_sequence", poisoned)
-    with pytest.raises(SystemExit, match="3 consecutive windows had a non-finite loss"):
-        main(
-            [
-                "train",
-                "copy",
-                "--logdir",
-                str(tmp_path),
-                "--run-name",
-                "nan",
-                "--steps",
-                "60",
-                *TINY,
-                "--max-bad-windows",
-                "3",
-            ]
-        )
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "nan", "--steps", "60", *TINY,
+                 "--max-bad-windows", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "3 consecutive windows had a non-finite loss" in err and "3 windows skipped in all" in err
     saved = load_checkpoint(tmp_path / "nan" / "checkpoint.pt")
     assert all(torch.isfinite(t).all() for t in saved["engine"].values())
     assert saved["optimizers"]["skipped_windows"] == 3
 
 
-def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
-    import signal
+def test_non_finite_weights_are_never_checkpointed(tmp_path, capsys, monkeypatch):
+    """Weights that went non-finite (as with --lr inf) are never saved: the last finite checkpoint stays."""
+    from dni_rnn_tasks.copy import CopyTask
+
+    clean = CopyTask.observe
+
+    def poison_after_window_5(self, metrics):
+        if self.windows == 5:
+            with torch.no_grad():
+                next(self.engine.core.parameters()).fill_(math.inf)
+        return clean(self, metrics)
+
+    def remember_engine(self, engine, state):
+        self.engine, self.windows = engine, getattr(self, "windows", 0) + 1
+        return next_window(self, engine, state)
+
+    next_window = CopyTask.next_window
+    monkeypatch.setattr(CopyTask, "next_window", remember_engine)
+    monkeypatch.setattr(CopyTask, "observe", poison_after_window_5)
+    code = main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "inf", "--steps", "60", *TINY,
+                 "--checkpoint-every", "4", "--max-bad-windows", "3"])
+    err = capsys.readouterr().err
+    assert code == 1 and "checkpoint.pt holds window 4" in err and "3 windows skipped in all" in err, err
+    saved = load_checkpoint(tmp_path / "inf" / "checkpoint.pt")
+    assert saved["window"] == 4 and all(torch.isfinite(t).all() for t in saved["engine"].values())
+
+
+def test_a_run_that_skipped_windows_says_so(tmp_path, capsys, monkeypatch):
+    from dni_rnn_tasks.copy import CopyTask
+
+    clean = CopyTask._sequence
+    calls = {"n": 0}
+
+    def one_bad_sequence(self):
+        calls["n"] += 1
+        inputs, *rest = clean(self)
+        return [inputs * math.nan if calls["n"] == 3 else inputs, *rest]
+
+    monkeypatch.setattr(CopyTask, "_sequence", one_bad_sequence)
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "skip", "--steps", "60", *TINY]) == 0
+    captured = capsys.readouterr()
+    skipped = json.loads(captured.out.strip().splitlines()[-1])["skipped_windows"]
+    assert skipped >= 1 and f"the NaN guard skipped {skipped} of 20 windows" in captured.err
+
+
+def assert_same_run(a: dict, b: dict) -> None:
+    """Two checkpoints hold the same run, bit for bit: weights, optimisers, task, carried state, RNGs, counters."""
+    for key in ("engine", "optimizers", "task", "state", "rng", "window", "best"):
+        assert_identical(a[key], b[key], key)
+
+
+def assert_identical(a, b, where):
+    if torch.is_tensor(a):
+        assert torch.is_tensor(b) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), where
+    else:
+        assert a == b, where
+
+
+COPY = [*TINY, "--method", "dni", "--threshold", "2.0", "--check-every", "2"]
+
+
+def test_sigterm_inside_a_window_resumes_bit_identically(tmp_path, capsys, monkeypatch):
+    """The signal arrives after the task drew a window's data: the window still finishes and is checkpointed,
+    and the printed command (with the resolved default run name) finishes the run as if never stopped."""
+    from dni_rnn_tasks.copy import CopyTask
+
+    base = ["train", "copy", "--logdir", str(tmp_path), "--steps", "60", *COPY]
+    assert main([*base, "--run-name", "full"]) == 0
+    clean, calls = CopyTask.next_window, {"n": 0}
+
+    def signalled(self, engine, state):
+        out = clean(self, engine, state)
+        calls["n"] += 1
+        if calls["n"] == 7:
+            os.kill(os.getpid(), signal.SIGTERM)  # mid-window: this window's data are consumed
+        return out
+
+    monkeypatch.setattr(CopyTask, "next_window", signalled)
+    capsys.readouterr()
+    assert main(base) == 0  # default run name; an interrupted run exits 0 with its checkpoint written
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "interrupted at window 7 of 20" in err[0], err
+    command = shlex.split(err[0].split("continue with: ")[1])
+    name = command[command.index("--run-name") + 1]
+    assert command[0] == "dni-rnn" and command[-2:] == ["--resume", "auto"] and name.startswith("copy__dni__T3__s3__")
+    monkeypatch.setattr(CopyTask, "next_window", clean)
+    assert main(command[1:]) == 0
+    assert_same_run(load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / name / "checkpoint.pt"))
+
+
+def test_a_second_signal_during_the_checkpoint_write_is_ignored(tmp_path, capsys, monkeypatch):
+    import dni_rnn.training as training
+
+    save = training.save_atomic
+
+    def save_while_signalled(payload, path, keep_previous=False):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        save(payload, path, keep_previous)
+
+    monkeypatch.setattr(training, "save_atomic", save_while_signalled)
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "twice", "--steps", "60", *COPY,
+                 "--checkpoint-every", "5"]) == 0
+    assert "interrupted at window 5 of 20" in capsys.readouterr().err
+    assert load_checkpoint(tmp_path / "twice" / "checkpoint.pt")["window"] == 5
+
+
+def test_sigterm_resume_is_bit_identical(tmp_path, capsys):
+    """A real SIGTERM at a random moment of a subprocess: resumed, the run equals an uninterrupted one."""
     import subprocess
     import sys
     import time
 
-    args = [
-        sys.executable,
-        "-m",
-        "dni_rnn",
-        "train",
-        "copy",
-        "--logdir",
-        str(tmp_path),
-        "--run-name",
-        "term",
-        "--steps",
-        "3000000",
-        "--threads",
-        "1",
-        *TINY,
-    ]
+    torch.set_default_dtype(torch.float32)  # as in the subprocess
+    args = [sys.executable, "-m", "dni_rnn", "train", "copy", "--logdir", str(tmp_path), "--run-name", "term",
+            "--steps", "3000000", "--threads", "1", *COPY]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = tmp_path / "term"
     deadline = time.time() + 120
@@ -142,29 +240,46 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     time.sleep(1.0)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 1 and "checkpoint saved" in err and "--resume auto" in err
-    saved = load_checkpoint(run / "checkpoint.pt")
-    assert 0 < saved["window"] < 1_000_000
-    # The same command line with --resume auto and a smaller total finishes at once from there.
-    steps = str(3 * (saved["window"] + 2))
-    assert (
-        main(
-            [
-                "train",
-                "copy",
-                "--logdir",
-                str(tmp_path),
-                "--run-name",
-                "term",
-                "--steps",
-                steps,
-                "--resume",
-                "auto",
-                "--threads",
-                "1",
-                *TINY,
-            ]
-        )
-        == 0
-    )
-    assert load_checkpoint(run / "checkpoint.pt")["window"] == saved["window"] + 2
+    assert process.returncode == 0 and "checkpoint saved" in err and "--run-name term --resume auto" in err, err
+    window = load_checkpoint(run / "checkpoint.pt")["window"]
+    assert 0 < window < 1_000_000
+    steps = str(3 * (window + 2))
+    common = ["train", "copy", "--logdir", str(tmp_path), "--steps", steps, "--threads", "1", *COPY]
+    assert main([*common, "--run-name", "term", "--resume", "auto"]) == 0
+    assert main([*common, "--run-name", "full"]) == 0
+    resumed, full = load_checkpoint(run / "checkpoint.pt"), load_checkpoint(tmp_path / "full" / "checkpoint.pt")
+    assert resumed["window"] == window + 2
+    assert_same_run(full, resumed)
+
+
+def test_resume_accepts_settings_that_do_not_change_the_run(tmp_path, capsys):
+    base = ["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *COPY]
+    assert main([*base, "--steps", "30", "--eval-every", "3", "--patience", "0"]) == 0
+    assert main([*base, "--steps", "60", "--resume", "auto", "--eval-every", "7", "--patience", "9", "--log-every", "5",
+                 "--checkpoint-every", "3", "--threads", "1", "--device", "cpu", "--progress"]) == 0
+    assert main([*base, "--steps", "90", "--resume", "auto", "--seed", "4"]) == 2  # this one changes the run
+    assert "from another config: train.seed" in capsys.readouterr().err
+
+
+def test_ptb_data_are_compared_by_checksum_not_by_path(tmp_path, capsys):
+    from test_ptb_task import char_file_text, random_lines
+
+    def corpus(directory, seed):
+        directory.mkdir()
+        for split, size, offset in (("train", 3000, 1), ("valid", 500, 2), ("test", 500, 3)):
+            (directory / f"ptb.char.{split}.txt").write_text(char_file_text(random_lines(size, seed + offset)))
+        return directory
+
+    first, other = corpus(tmp_path / "a", 0), corpus(tmp_path / "other", 10)
+    copied = tmp_path / "b"
+    shutil.copytree(first, copied)
+    linked = tmp_path / "link"
+    linked.symlink_to(first)
+    base = ["train", "ptb", "--logdir", str(tmp_path), "--run-name", "p", "--no-verify", "--eval-batch-size", "4",
+            *TINY]
+    assert main([*base, "--steps", "12", "--data-dir", str(first)]) == 0
+    assert main([*base, "--steps", "18", "--data-dir", str(copied), "--resume", "auto"]) == 0
+    assert main([*base, "--steps", "24", "--data-dir", str(linked), "--resume", "auto"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--steps", "30", "--data-dir", str(other), "--resume", "auto"]) == 2
+    assert "from another config: task.data_sha256" in capsys.readouterr().err

@@ -34,6 +34,7 @@ full ``charts/bpc_valid`` and ``charts/bpc_test``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -119,6 +120,7 @@ class PTBTask(Task):
 
     Config = PTBOptions
     best_metric = "charts/bpc_valid"
+    resume_ignores = ("data_dir", "download", "verify")  # where the files are: the data are compared by data_checksum()
 
     def __init__(self, options: PTBOptions, train, device):
         super().__init__(options, train, device)
@@ -146,6 +148,13 @@ class PTBTask(Task):
         rows = -(-limit // self.options.eval_batch_size)
         full = self.corpus.valid.numel() // self.options.eval_batch_size - 1
         return None if rows >= full else rows
+
+    def data_checksum(self) -> str:
+        """sha256 of the vocabulary and the three splits' symbol ids: what resuming compares, not the path."""
+        digest = hashlib.sha256("\0".join(self.corpus.vocab).encode())
+        for split in (self.corpus.train, self.corpus.valid, self.corpus.test):
+            digest.update(split.cpu().numpy().tobytes())
+        return digest.hexdigest()
 
     # ----- model ------------------------------------------------------------------------------------
 
