@@ -38,19 +38,30 @@ class Topology(NamedTuple):
 
 
 _CONTROL_GROUP: Any = None  # a gloo group for host-side decisions (the default group when it is gloo)
+_OWN_GROUP = False  # whether init_from_env created the process group (then shutdown() destroys it)
 
 
 def init_from_env(device: torch.device) -> Topology:
     """Join the process group torchrun describes in the environment (gloo on a CPU, nccl on a GPU)."""
-    global _CONTROL_GROUP
+    global _CONTROL_GROUP, _OWN_GROUP
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Topology()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        _OWN_GROUP = True
     if _CONTROL_GROUP is None:
         _CONTROL_GROUP = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else dist.group.WORLD
     return Topology(dist.get_rank(), dist.get_world_size())
+
+
+def shutdown() -> None:
+    """Destroy the process group :func:`init_from_env` created. Leaving it to the interpreter's exit lets a
+    gloo thread outlive Python and abort the process ("terminate called without an active exception")."""
+    global _CONTROL_GROUP, _OWN_GROUP
+    if _OWN_GROUP and dist.is_initialized():
+        dist.destroy_process_group()
+    _CONTROL_GROUP, _OWN_GROUP = None, False
 
 
 def any_rank(flag: bool, topology: Topology) -> bool:

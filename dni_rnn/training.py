@@ -48,6 +48,7 @@ from dni_rnn.distributed import (
     local_device,
     shard_state,
     shard_window,
+    shutdown,
 )
 from dni_rnn.engine import EngineConfig, NonFiniteError, WindowEngine
 from dni_rnn.logging import RunLogger
@@ -267,25 +268,29 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Se
     task_class = load_task(train_cfg.task)
     device = local_device(resolve_device(train_cfg.device))
     topology = init_from_env(device)
-    if topology.distributed:
-        if not task_class.data_parallel:
-            raise ValueError(f"task {train_cfg.task!r} acts with the model and cannot be split over processes; run it in one")
-        if train_cfg.batch_size % topology.world_size:
-            raise ValueError(f"--batch-size {train_cfg.batch_size} cannot be split evenly over {topology.world_size} processes")
-    if train_cfg.threads:
-        torch.set_num_threads(train_cfg.threads)
-    torch.manual_seed(train_cfg.seed)
-    random.seed(train_cfg.seed)
-    np.random.seed(train_cfg.seed)
-    if train_cfg.run_name is None:  # rank 0's clock names the run of every rank
-        train_cfg = dataclasses.replace(train_cfg, run_name=broadcast_object(default_run_name(train_cfg, engine_cfg), topology))
-    run_dir = Path(train_cfg.logdir) / train_cfg.run_name
-    lock, resume_from = open_run_dir(train_cfg, run_dir, topology)
     try:
-        return _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command)
+        if topology.distributed:
+            if not task_class.data_parallel:
+                raise ValueError(f"task {train_cfg.task!r} acts with the model and cannot be split over processes; run it in one")
+            if train_cfg.batch_size % topology.world_size:
+                raise ValueError(f"--batch-size {train_cfg.batch_size} cannot be split evenly over {topology.world_size} processes")
+        if train_cfg.threads:
+            torch.set_num_threads(train_cfg.threads)
+        torch.manual_seed(train_cfg.seed)
+        random.seed(train_cfg.seed)
+        np.random.seed(train_cfg.seed)
+        if train_cfg.run_name is None:  # rank 0's clock names the run of every rank
+            name = broadcast_object(default_run_name(train_cfg, engine_cfg), topology)
+            train_cfg = dataclasses.replace(train_cfg, run_name=name)
+        run_dir = Path(train_cfg.logdir) / train_cfg.run_name
+        lock, resume_from = open_run_dir(train_cfg, run_dir, topology)
+        try:
+            return _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command)
+        finally:
+            if lock is not None:
+                lock.release()
     finally:
-        if lock is not None:
-            lock.release()
+        shutdown()
 
 
 def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command) -> dict:

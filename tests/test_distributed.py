@@ -50,3 +50,51 @@ def test_batch_must_split_evenly(tmp_path):
                "--no-progress"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "cannot be split evenly over 2 processes" in result.stderr
+
+
+def _children(pid):
+    """Worker processes of a torchrun launcher: ``{rank: pid}``."""
+    import os
+    from pathlib import Path
+
+    workers = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            for entry in environ:
+                if entry.startswith(b"RANK="):
+                    workers[int(entry[5:])] = int(proc.name)
+    return workers
+
+
+def test_a_signal_to_one_rank_stops_every_rank_at_one_window_with_one_checkpoint(tmp_path):
+    """SIGTERM reaches rank 1 only: both ranks stop at the same window boundary, rank 0 writes the checkpoint,
+    every process exits 0, and the printed torchrun command resumes it."""
+    import signal
+    import time
+
+    args = ["train", "copy", "--logdir", str(tmp_path), "--run-name", "stop", "--steps", "3000000", "--threads", "1", *ARGS]
+    launcher = subprocess.Popen([*LAUNCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = tmp_path / "stop"
+    deadline = time.time() + 120
+    while not list(run.glob("events.out.tfevents.*")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    workers = _children(launcher.pid)
+    assert sorted(workers) == [0, 1], workers
+    os_kill = __import__("os").kill
+    os_kill(workers[1], signal.SIGTERM)
+    _, err = launcher.communicate(timeout=120)
+    assert launcher.returncode == 0, err[-3000:]
+    assert err.count("interrupted at window") == 1 and "Traceback" not in err, err[-3000:]
+    assert "torchrun --standalone --nproc-per-node 2 -m dni_rnn train copy" in err and "--run-name stop --resume auto" in err
+    saved = load_checkpoint(run / "checkpoint.pt")
+    window = saved["window"]
+    assert f"interrupted at window {window} " in err and saved["state"][0].shape == (1, 4, 8)
+    assert not list(run.glob(".*.tmp"))
