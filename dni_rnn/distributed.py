@@ -82,6 +82,23 @@ def broadcast_object(value: Any, topology: Topology) -> Any:
     return box[0]
 
 
+def gather_objects(value: Any, topology: Topology) -> list[Any]:
+    """Every rank's ``value``, in rank order, on every rank (a collective)."""
+    if not topology.distributed:
+        return [value]
+    values: list[Any] = [None] * topology.world_size
+    dist.all_gather_object(values, value, group=_CONTROL_GROUP)
+    return values
+
+
+def sum_over_ranks(tensor: Tensor) -> Tensor:
+    """``tensor`` summed over the ranks of the process group, if there is one (a collective then)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        tensor = tensor.clone()
+        dist.all_reduce(tensor)
+    return tensor
+
+
 def barrier(topology: Topology) -> None:
     """Wait until every rank arrives (e.g. until rank 0 has written a checkpoint)."""
     if topology.distributed:

@@ -43,6 +43,7 @@ from dni_rnn.distributed import (
     average_metrics,
     barrier,
     broadcast_object,
+    gather_objects,
     gather_state,
     init_from_env,
     local_device,
@@ -270,7 +271,7 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Se
     topology = init_from_env(device)
     try:
         if topology.distributed:
-            if not task_class.data_parallel:
+            if not (task_class.data_parallel or getattr(task_class, "local_windows", False)):
                 raise ValueError(f"task {train_cfg.task!r} acts with the model and cannot be split over processes; run it in one")
             if train_cfg.batch_size % topology.world_size:
                 raise ValueError(f"--batch-size {train_cfg.batch_size} cannot be split evenly over {topology.world_size} processes")
@@ -293,9 +294,32 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Se
         shutdown()
 
 
+def _to_cpu(value):
+    """``value`` with every tensor in it moved to the CPU (to send it to another rank)."""
+    if torch.is_tensor(value):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
+def local_task_config(train_cfg: TrainConfig, topology: Topology) -> TrainConfig:
+    """What a task with ``local_windows`` sees on one rank: its own ``B / world_size`` streams and a seed of
+    its own (from ``(seed, rank)``, so ranks never share environment seeds and runs never share ranks')."""
+    if not topology.distributed:
+        return train_cfg
+    seed = int(np.random.SeedSequence([train_cfg.seed, topology.rank]).generate_state(1)[0])
+    return dataclasses.replace(train_cfg, batch_size=train_cfg.batch_size // topology.world_size, seed=seed)
+
+
 def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command) -> dict:
     checkpoint_path = run_dir / "checkpoint.pt"
-    task = task_class(options, train_cfg, device)
+    # A task with local_windows (RL: it acts in environments) builds this rank's streams itself: its windows
+    # are not sharded, and the checkpoint keeps the task state of every rank.
+    local_windows = topology.distributed and getattr(task_class, "local_windows", False)
+    task = task_class(options, local_task_config(train_cfg, topology) if local_windows else train_cfg, device)
     config = flat_config(train_cfg, engine_cfg, options)
     data_checksum = getattr(task, "data_checksum", None)
     if callable(data_checksum):
@@ -315,7 +339,14 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
         check_same_config(payload["config"], config, ignored, resume_from)
         engine.load_state_dict(payload["engine"])
         engine.load_optimizer_state_dict(payload["optimizers"])
-        task.load_state_dict(payload["task"])
+        task_state = payload["task"]
+        if local_windows or "ranks" in task_state:
+            ranks = task_state.get("ranks", [task_state])
+            if len(ranks) != topology.world_size:
+                raise ValueError(f"checkpoint {resume_from} holds the task state of {len(ranks)} process(es); "
+                                 f"resume it with --nproc-per-node {len(ranks)}")
+            task_state = ranks[topology.rank]
+        task.load_state_dict(task_state)
         dtype = state_tensors(state)[0].dtype  # the model's: a checkpoint may come from another default dtype
         state = shard_state(map_state(lambda t: t.to(device=device, dtype=dtype), payload["state"]), topology)
         _set_rng_state(payload["rng"])
@@ -335,6 +366,7 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
         """Save the run (rank 0; every rank must call: the state is gathered). False if the weights are not
         finite: the file already there is kept."""
         global_state = gather_state(state, topology)  # a collective
+        task_state = {"ranks": gather_objects(_to_cpu(task.state_dict()), topology)} if local_windows else task.state_dict()
         if not topology.is_main:
             return True
         weights = engine.state_dict()
@@ -348,7 +380,7 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
                 "config": config,
                 "engine": weights,
                 "optimizers": engine.optimizer_state_dict(),
-                "task": task.state_dict(),
+                "task": task_state,
                 "state": global_state,
                 "rng": _rng_state(),
                 "window": window,
@@ -383,7 +415,7 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
                 if train_cfg.lr_schedule != "constant":
                     engine.set_lr_factor(lr_factor(train_cfg.lr_schedule, train_cfg.lr_final, window, total_windows))
                 batch, state = task.next_window(engine, state)
-                state, metrics = engine.step(shard_window(batch, topology, core.batch_first), state)
+                state, metrics = engine.step(batch if local_windows else shard_window(batch, topology, core.batch_first), state)
                 metrics = average_metrics(metrics, topology)
                 logger.accumulate(metrics)
                 window += 1

@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dni_rnn.distributed import sum_over_ranks
 from dni_rnn.engine import Window
 from dni_rnn.state import State, reset_state
 from dni_rnn.task import Task
@@ -63,6 +64,9 @@ class RLTask(Task):
     """Streaming actor-critic on batched environments (MemoryChain, popgym, ...)."""
 
     Config = RLOptions
+    # Under torchrun every rank acts in its own B / world_size environments (own seeds, from the trainer);
+    # episode statistics are summed over ranks where they are reported.
+    local_windows = True
 
     def __init__(self, options: RLOptions, train, device):
         super().__init__(options, train, device)
@@ -181,7 +185,7 @@ class RLTask(Task):
         """Every ``--log-every`` windows (one host sync): the episodes that ended since the last point."""
         if self._windows_since_log < self.train.log_every:
             return {}
-        count, total_return, total_length, successes = self._log_sums.tolist()
+        count, total_return, total_length, successes = sum_over_ranks(self._log_sums).tolist()
         self._log_sums.zero_()
         self._windows_since_log = 0
         if count == 0:
@@ -197,7 +201,7 @@ class RLTask(Task):
             return {}
         windows = len(self._window_stats)
         last = max(1, math.ceil(self.options.final_fraction * windows))
-        count, total_return, total_length, successes = torch.stack(self._window_stats[-last:]).sum(0).tolist()
+        count, total_return, total_length, successes = sum_over_ranks(torch.stack(self._window_stats[-last:]).sum(0)).tolist()
         out = {
             "final_windows": float(last),
             "final_episodes": count,
