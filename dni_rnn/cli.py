@@ -14,7 +14,7 @@ import os
 import sys
 
 from dni_rnn.config import add_dataclass_arguments, dataclass_from_args
-from dni_rnn.engine import METHODS, EngineConfig, NonFiniteError
+from dni_rnn.engine import EngineConfig, NonFiniteError
 from dni_rnn.task import available_tasks
 from dni_rnn.training import DEVICES, RunInterrupted, TrainConfig, evaluate_checkpoint, train
 
@@ -42,7 +42,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         task_classes[name] = task_class
         sub = task_parsers.add_parser(name, help=(task_class.__doc__ or "").strip().split("\n")[0])
         add_dataclass_arguments(sub, TrainConfig, skip=("task",))
-        add_dataclass_arguments(sub, EngineConfig, choices={"method": METHODS})
+        add_dataclass_arguments(sub, EngineConfig)
         add_dataclass_arguments(sub, task_class.Config)
     eval_parser = commands.add_parser("eval", help="evaluate a saved checkpoint", description="Rebuild a run from its checkpoint and evaluate it.")
     eval_parser.add_argument("task", help="the task the checkpoint was trained on")

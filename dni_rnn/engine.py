@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary, check_range
-from dni_rnn.config import option
+from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary
+from dni_rnn.config import check_fields, option
 from dni_rnn.probe import SGProbe
 from dni_rnn.state import (
     State,
@@ -75,46 +75,43 @@ class Window(NamedTuple):
 class EngineConfig:
     """How windows are trained. The same names are used on the command line and in checkpoints."""
 
-    method: str = option("dni", "bptt (truncated BPTT), dni (synthetic boundary gradient) or dni_aux (dni + future-SG auxiliary loss).")
-    lr: float = option(3e-3, "Adam learning rate of the core and the task's readout.")
-    sg_lr: float = option(1e-3, "Adam learning rate of the synthetic-gradient module M.")
-    sg_scale: float = option(0.1, "Injection scale: the parameters see scale * M(s_T) at the window's end.")
-    bootstrap_discount: float | None = option(None, "Discount of M(s_T) in M's bootstrapped target; None ties it to sg_scale (one backward per window).")
-    sg_hidden: tuple[int, ...] = option((), "Hidden widths of M; () for the default linear M.")
-    sg_warmup_windows: int = option(0, "Windows during which M learns but nothing is injected.")
-    sg_clip_prediction: float | None = option(None, "Clamp every entry of M's prediction to [-x, x] before it is injected; None: no clamp.")
-    grad_clip: float | None = option(1.0, "Max global grad norm of the core and readout; None: no clipping.")
-    sg_grad_clip: float | None = option(1.0, "Max global grad norm of M; None: no clipping.")
-    aux_weight: float = option(1.0, "Weight of the dni_aux loss.")
-    sg_target_windows: int = option(1, "n: M's target backpropagates through n windows before it bootstraps (1: the paper's one-window target).")
-    sg_lambda: float = option(1.0, "lambda in [0, 1] of M's target over its n windows (1: n-step target; 0: one-window target).")
-    sg_target_ema: float = option(0.0, "tau of a slowly updated target copy of M for the bootstrap (M' <- (1-tau) M' + tau M); 0: bootstrap with M.")
-    sg_shuffle: bool = option(False, "Control: permute M's injected predictions across the batch (M still learns unshuffled).")
-    probe_every: int = option(0, "Every k windows compare M(s_T) with the true discounted gradient of the next windows; 0: off.")
-    probe_windows: int = option(4, "P, how many future windows the SG-quality probe backpropagates through.")
-    max_bad_windows: int = option(10, "Stop after this many consecutive windows with a non-finite loss or gradient.")
+    method: str = option("dni", "bptt (truncated BPTT), dni (synthetic boundary gradient) or dni_aux "
+                         "(dni + future-SG auxiliary loss).", choices=METHODS)
+    lr: float = option(3e-3, "Adam learning rate of the core and the task's readout (> 0).", low=0.0)
+    sg_lr: float = option(1e-3, "Adam learning rate of the synthetic-gradient module M (> 0).", low=0.0)
+    sg_scale: float = option(0.1, "Injection scale: the parameters see scale * M(s_T) at the window's end.", low=0.0)
+    bootstrap_discount: float | None = option(None, "Discount of M(s_T) in M's bootstrapped target; None ties it to "
+                                              "sg_scale (one backward per window).", low=0.0)
+    sg_hidden: tuple[int, ...] = option((), "Hidden widths of M; () for the default linear M.", low=1)
+    sg_warmup_windows: int = option(0, "Windows during which M learns but nothing is injected.", low=0)
+    sg_clip_prediction: float | None = option(None, "Clamp every entry of M's prediction to [-x, x] (x > 0) before "
+                                              "it is injected; None: no clamp.", low=0.0)
+    grad_clip: float | None = option(1.0, "Max global grad norm (> 0) of the core and readout; None: no clipping.",
+                                     low=0.0)
+    sg_grad_clip: float | None = option(1.0, "Max global grad norm (> 0) of M; None: no clipping.", low=0.0)
+    aux_weight: float = option(1.0, "Weight of the dni_aux loss.", low=0.0)
+    sg_target_windows: int = option(1, "n: M's target backpropagates through n windows before it bootstraps "
+                                    "(1: the paper's one-window target).", low=1)
+    sg_lambda: float = option(1.0, "lambda of M's target over its n windows (1: n-step target; 0: one-window "
+                              "target).", low=0.0, high=1.0)
+    sg_target_ema: float = option(0.0, "tau of a slowly updated target copy of M for the bootstrap "
+                                  "(M' <- (1-tau) M' + tau M); 0: bootstrap with M.", low=0.0, high=1.0)
+    sg_shuffle: bool = option(False, "Control: permute M's injected predictions across the batch (M still learns "
+                              "unshuffled).")
+    probe_every: int = option(0, "Every k windows compare M(s_T) with the true discounted gradient of the next "
+                              "windows; 0: off.", low=0)
+    probe_windows: int = option(4, "P, how many future windows the SG-quality probe backpropagates through.", low=1)
+    max_bad_windows: int = option(10, "Stop after this many consecutive windows with a non-finite loss or gradient.",
+                                  low=1)
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        for name in ("lr", "sg_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("sg_scale", "aux_weight"):
-            check_range(name, getattr(self, name), 0.0)
-        for name in ("bootstrap_discount", "sg_clip_prediction", "grad_clip", "sg_grad_clip"):
-            if getattr(self, name) is not None:
-                check_range(name, getattr(self, name), 0.0)
-        for name in ("sg_warmup_windows", "probe_every"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.probe_windows < 1 or self.max_bad_windows < 1 or self.sg_target_windows < 1:
-            raise ValueError("probe_windows, max_bad_windows and sg_target_windows must be >= 1")
-        check_range("sg_lambda", self.sg_lambda, 0.0, 1.0)
-        check_range("sg_target_ema", self.sg_target_ema, 0.0, 1.0)
         self.sg_hidden = tuple(self.sg_hidden)
-        if any(width < 1 for width in self.sg_hidden):
-            raise ValueError(f"sg_hidden widths must be >= 1, got {self.sg_hidden}")
+        check_fields(self)
+        # Zero is in range for a scale but not for these: a zero step size or clip trains nothing.
+        for name in ("lr", "sg_lr", "grad_clip", "sg_grad_clip", "sg_clip_prediction"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
 
     @property
     def discount(self) -> float:

@@ -63,11 +63,8 @@ def lambda_target(
         weight_m = discount ** (i + 1) * lam**i * (1.0 - lam)
         if weight_m:
             objective = objective + weight_m * (bootstrap(flat, window) * flat).sum()
-    # The newest target sits at the boundary after the last window; where that boundary starts a new episode
-    # nothing may cross it.
-    tail = newest_target
-    if windows[-1].next_resets is not None:
-        tail = tail * (~windows[-1].next_resets).unsqueeze(-1).to(tail.dtype)
-    objective = objective + (discount * lam) ** len(windows) * (tail.detach() * flatten_state(state)).sum()
+    # The newest target is d/ds_0 of the newest window: exactly 0 for entries reset at its step 0, so nothing
+    # crosses a boundary where a new episode starts without a mask here.
+    objective = objective + (discount * lam) ** len(windows) * (newest_target.detach() * flatten_state(state)).sum()
     grads = torch.autograd.grad(objective, state_tensors(start), allow_unused=True)
     return flatten_grads(grads, start)

@@ -7,8 +7,8 @@ Each run writes ``logs/<name>/<task>__<method>__T<T>__s<seed>/``. ``--vary flag=
 dimension over any other ``dni-rnn train`` flag (e.g. ``--vary memory-length=2,4,8``); its value joins
 the run name as ``__<flag><value>``. ``--variant NAME="--flag v --other w"`` adds named sets of flags as one
 more dimension (the run name gets ``__<NAME>``): ablations that change several flags together. The sweep is resumable: a run with a
-``summary.json`` is finished and skipped, a run with a ``checkpoint.pt`` continues from it
-(``--resume auto``), anything else starts afresh. Runs are ordered seed by seed, so a sweep cut short
+``summary.json`` is finished and skipped, every other run is started with ``--resume auto``, which
+continues from its checkpoint or starts afresh when it has none. Runs are ordered seed by seed, so a sweep cut short
 still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torch threads unless
 ``--threads`` says otherwise; on a shared machine use 1, since oversubscribed threads slow small
 models down many times over.
@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -93,9 +92,7 @@ def command(args, task, method, horizon, seed, varied, sweep_dir: Path, threads:
     ]
     if args.eval_every_samples:
         cmd += ["--eval-every", str(max(1, args.eval_every_samples // (args.batch_size * horizon)))]
-    if (sweep_dir / name / "checkpoint.pt").is_file():
-        cmd += ["--resume", "auto"]
-    return cmd
+    return cmd + ["--resume", "auto"]  # continues a checkpointed run, starts one that has none
 
 
 def main(argv=None) -> int:
@@ -113,12 +110,8 @@ def main(argv=None) -> int:
     for task, method, horizon, seed, varied, variant in grid:
         cmd = command(args, task, method, horizon, seed, varied, sweep_dir, threads, variant)
         run_dir = sweep_dir / cmd[cmd.index("--run-name") + 1]
-        if (run_dir / "summary.json").is_file():
-            continue
-        if run_dir.exists() and not (run_dir / "checkpoint.pt").is_file():
-            shutil.rmtree(run_dir)  # cut off before its first checkpoint: nothing to keep
-            cmd = command(args, task, method, horizon, seed, varied, sweep_dir, threads, variant)
-        todo.append(cmd)
+        if not (run_dir / "summary.json").is_file():
+            todo.append(cmd)
     print(f"sweep {args.name}: {len(grid)} runs, {len(grid) - len(todo)} finished, {len(todo)} to run", flush=True)
     if args.dry_run:
         print("\n".join(" ".join(cmd) for cmd in todo))

@@ -1,8 +1,8 @@
 """The dni-rnn command: tiny runs of every task and method, evaluation, and one-line errors."""
 import json
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch

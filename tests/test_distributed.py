@@ -54,7 +54,6 @@ def test_batch_must_split_evenly(tmp_path):
 
 def _children(pid):
     """Worker processes of a torchrun launcher: ``{rank: pid}``."""
-    import os
     from pathlib import Path
 
     workers = {}

@@ -3,11 +3,10 @@ import itertools
 
 import pytest
 import torch
+from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
 
 from dni_rnn.cores import GRUCore, LSTMCore
 from dni_rnn.state import flatten_state, leaf_state, map_state, state_tensors
-
-from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
 
 CASES = list(itertools.product(["lstm", "gru"], [1, 2], [0.0, 0.15]))
 FEATURES, HIDDEN, OUT, BATCH, STEPS, HORIZON = 3, 5, 2, 4, 12, 3

@@ -1,12 +1,11 @@
 """M learns: on a small stream its regression loss falls and the probe's cosine similarity rises."""
 import torch
+from helpers import RegressionLoss, probe_engine
 from torch import nn
 
 from dni_rnn.cores import GRUCore
 from dni_rnn.engine import Window
 from dni_rnn.synthetic_gradient import SyntheticGradient
-
-from helpers import RegressionLoss, probe_engine
 
 
 def test_fresh_module_predicts_zero_and_mlp_option():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
-from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, full_bptt, grads_of
+from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, grads_of
 
 from dni_rnn.cores import LSTMCore
 from dni_rnn.state import flatten_state
@@ -38,32 +38,45 @@ def test_zero_synthetic_gradient_is_truncated_bptt_for_every_target(options):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("n,lam", [(2, 1.0), (3, 1.0), (3, 0.5), (4, 0.0)])
-@pytest.mark.parametrize("reset_prob", [0.0, 0.15])
-def test_oracle_lambda_target_is_the_true_gradient(n, lam, reset_prob):
-    """With the true future gradient in place of every bootstrap, the n-step / lambda target at a window
-    start is the true gradient there (any lambda: it mixes estimates that are all exact)."""
-    core, loss = build()
-    steps = 15
-    inputs, targets, resets = make_stream(steps, BATCH, FEATURES, OUT, reset_prob)
-    windows = windows_of(inputs, targets, resets, HORIZON)
-    _, true_at_starts, _ = full_bptt(core, loss, windows, BATCH)
-    engine = probe_engine(core, loss, method="dni", sg_scale=1.0, sg_target_windows=n, sg_lambda=lam)
-
-    # Oracle M: the true future gradient at whichever boundary state it is asked about (looked up by value).
-    states = []
-    state = engine.initial_state(BATCH)
+def discounted_truths(core, loss, windows, discount):
+    """``B d/ds_0^k sum_{i>=0} discount^i L_{k+i}`` at every window start k (and 0 after the stream)."""
+    starts, state = [], core.initial_state(BATCH)
     with torch.no_grad():
         for window in windows:
-            states.append(flatten_state(state))
+            starts.append(state)
             _, state = core(window.inputs, state, window.resets)
-    states.append(flatten_state(state))
-    truths = [BATCH * g for g in true_at_starts] + [torch.zeros_like(true_at_starts[0])]
+    truths = []
+    for k, start_state in enumerate(starts):
+        start = tuple(t.clone().requires_grad_(True) for t in start_state)
+        state, total = type(start_state)(*start), 0.0
+        for i, window in enumerate(windows[k:]):
+            outputs, state = core(window.inputs, state, window.resets)
+            total = total + discount**i * loss(outputs, window)[0]
+        grads = torch.autograd.grad(total, start)
+        truths.append(BATCH * torch.cat([g.transpose(0, 1).flatten(1) for g in grads], -1))
+    finals = [flatten_state(s) for s in starts[1:]] + [flatten_state(state)]
+    return [flatten_state(s) for s in starts], truths, finals
+
+
+@pytest.mark.parametrize("n,lam", [(2, 1.0), (3, 1.0), (3, 0.5), (4, 0.0)])
+@pytest.mark.parametrize("reset_prob,discount", [(0.0, 1.0), (0.15, 1.0), (0.15, 0.8)])
+def test_oracle_lambda_target_is_the_true_gradient(n, lam, reset_prob, discount):
+    """With the true (discounted) future gradient in place of every bootstrap, the n-step / lambda target at a
+    window start is the true gradient there (any lambda: it mixes estimates that are all exact)."""
+    core, loss = build()
+    inputs, targets, resets = make_stream(15, BATCH, FEATURES, OUT, reset_prob)
+    windows = windows_of(inputs, targets, resets, HORIZON)
+    starts, truths, _ = discounted_truths(core, loss, windows, discount)
+    states = starts[1:]
+    after = truths[1:]
+    engine = probe_engine(core, loss, method="dni", sg_scale=discount, sg_target_windows=n, sg_lambda=lam)
 
     def oracle(flat, context=None, next_resets=None, target=False):
+        """M looked up by value: the true future gradient at the boundary state it is asked about."""
+        if not states or (flat.shape[0] and min((s - flat.detach()).abs().max() for s in states) > 1e-6):
+            return torch.zeros_like(flat)  # the end of the stream
         index = min(range(len(states)), key=lambda i: (states[i] - flat.detach()).abs().max())
-        grad = truths[index]
-        return grad * (~next_resets).unsqueeze(-1) if next_resets is not None else grad
+        return after[index] * (~next_resets).unsqueeze(-1) if next_resets is not None else after[index]
 
     engine.boundary.predict = oracle
     got = record_targets(engine)
