@@ -61,7 +61,7 @@ def run_main(args, capsys):
         (["train", "copy", "--eval-every", "-1"], "--eval-every must be >= 0"),
         (["train", "copy", "--resume", "auto", "--overwrite"], "contradict"),
         (["train", "copy", "--grad-clip", "-1"], "--grad-clip must be"),  # EngineConfig's ValueError, one line too
-        (["train", "copy", "--sg-hidden", "-3"], "sg_hidden widths must be >= 1"),
+        (["train", "copy", "--sg-hidden", "-3"], "--sg-hidden must be >= 1"),
         (["train", "copy", "--steps", "2", "--horizon", "4"], "--steps (2) must be at least one window"),
         (["train", "copy", "--lr", "0"], "lr must be > 0"),
         (["train", "copy", "--hidden", "many"], "invalid int value: 'many'"),
