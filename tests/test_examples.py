@@ -9,5 +9,5 @@ def test_own_loop_example_learns():
     spec = importlib.util.spec_from_file_location("own_loop", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    bits = module.main(["--windows", "150", "--hidden", "32"])
-    assert bits < 4.0  # from ~5.6 bits (uniform over the text's characters) at the first window
+    bits = module.main(["--windows", "200"])
+    assert bits < 4.2  # from ~5.6 bits (uniform over the text's characters) at the first window
