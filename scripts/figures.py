@@ -19,6 +19,7 @@ from scripts.records import (
     TASK_METRICS,
     _method_key,
     group_values,
+    is_baseline,
     mean_std,
     ptb_targets,
 )
@@ -266,7 +267,19 @@ def make_figures(runs: list[Run], records: list[dict], figures_dir, probe_exclud
             written.append(plot_final_vs_horizon(task, records, figures_dir / f"{task}_final_vs_T.png"))
         if task == "ptb":
             written.append(plot_ptb_bpc(task_runs, figures_dir / "ptb_bpc_valid.png", ptb_targets(task_runs)[1]))
-        sg_runs = [r for r in task_runs if r.method in ("dni", "dni_aux") and r.path.name not in probe_exclude]
+        sg_runs = [r for r in task_runs if not is_baseline(r.method) and r.path.name not in probe_exclude]
+        if sg_runs and any(r.curve("charts/sg_param_cosine") is not None for r in sg_runs):
+            written.append(
+                plot_curves_by_horizon(
+                    sg_runs,
+                    "charts/sg_param_cosine",
+                    figures_dir / f"{task}_sg_param_cosine.png",
+                    f"{label}: parameter-space alignment of the synthetic gradient vs samples seen",
+                    "cos(J^T m, J^T g_true)",
+                    kind="linear",
+                    hline=0.0,
+                )
+            )
         if sg_runs:
             written.append(
                 plot_curves_by_horizon(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +37,32 @@ METHOD_COLORS = {"bptt": "tab:blue", "dni": "tab:orange", "dni_aux": "tab:green"
 METHOD_CMAPS = {"bptt": "Blues", "dni": "Oranges", "dni_aux": "Greens"}
 EXTRA_COLORS = ("tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 PTB_REFERENCE = ("bptt", 40)
-RECORD_KEY = ("task", "method", "horizon", "seed", "metric")
+# A record is replaced only by one of the same key: a run at another budget never replaces it silently.
+RECORD_KEY = ("task", "method", "horizon", "seed", "metric", "budget_samples")
+VARIANT = re.compile(r"__s\d+__(?P<variant>.+)$")
 
 
 def _method_key(method: str):
-    return (METHOD_ORDER.index(method), "") if method in METHOD_ORDER else (len(METHOD_ORDER), method)
+    base, _, variant = method.partition(":")
+    return (METHOD_ORDER.index(base) if base in METHOD_ORDER else len(METHOD_ORDER), base, variant)
+
+
+def apply_variants(sweeps) -> None:
+    """Label each run of a variant sweep ``method:variant``, so that variants are columns of their own.
+
+    ``scripts/sweep.py --variant NAME=FLAGS`` (or ``--vary``) appends ``__NAME`` to a run's directory name,
+    after ``__s<seed>``; the run's summary does not know it.
+    """
+    for sweep in sweeps:
+        for run in sweep.runs:
+            match = VARIANT.search(run.path.name)
+            if match and run.method is not None and ":" not in run.method:
+                run.method = f"{run.method}:{match['variant']}"
+
+
+def is_baseline(method: str) -> bool:
+    """Truncated BPTT, any variant: the baselines that ratios are taken against."""
+    return method.partition(":")[0] == "bptt"
 
 
 def _finite(value) -> bool:
@@ -127,7 +149,9 @@ def sort_records(records: list[dict]) -> list[dict]:
 
 def collect(sweep_dirs) -> list[dict]:
     """Records of the finished runs of ``sweep_dirs`` (a later sweep wins a repeated run)."""
-    return run_records(finished_runs(load_sweeps(sweep_dirs)))
+    sweeps = load_sweeps(sweep_dirs)
+    apply_variants(sweeps)
+    return run_records(finished_runs(sweeps))
 
 
 def merge_records(old: list[dict], new: list[dict], sweep_dirs) -> list[dict]:

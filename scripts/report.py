@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 
 from scripts.figures import make_figures, mean_curve
-from scripts.records import collect, first_reach, run_records, sort_records, write_results
+from scripts.records import apply_variants, collect, first_reach, run_records, sort_records, write_results
 from scripts.runs import finished_runs, load_sweeps
 from scripts.tables import build_markdown
 
@@ -48,24 +48,29 @@ __all__ = ["collect", "first_reach", "main", "mean_curve", "sort_records", "writ
 
 def write_report(
     sweep_dirs,
-    results_dir="results",
-    figures_dir="docs/figures",
+    results_dir=None,
+    figures_dir=None,
     markdown_path=None,
     echo: bool = False,
     probe_exclude=(),
 ) -> dict:
     """Write results JSON, figures and the Markdown page for ``sweep_dirs``.
 
+    Outputs left as None go under the first sweep's own folder (``<sweep>/report/``): writing into the
+    repository's ``results/`` and ``docs/`` takes explicit paths, so a trial sweep never overwrites them.
     Returns ``{"records", "results", "figures", "markdown", "markdown_path"}``.
     """
     sweep_dirs = [Path(p) for p in sweep_dirs]
+    own = sweep_dirs[0] / "report"
+    results_dir = own / "results" if results_dir is None else results_dir
+    figures_dir = own / "figures" if figures_dir is None else figures_dir
+    markdown_path = own / "results.md" if markdown_path is None else markdown_path
     sweeps = load_sweeps(sweep_dirs)
+    apply_variants(sweeps)
     runs = finished_runs(sweeps)
     records = run_records(runs)
     results = write_results(records, results_dir, sweep_dirs) if records else []
     figures = make_figures(runs, records, figures_dir, probe_exclude)
-    if markdown_path is None:
-        markdown_path = Path("docs") / f"results_{'_'.join(s.name for s in sweeps)}.md"
     markdown_path = Path(markdown_path)
     markdown = build_markdown(sweeps, runs, records, figures, markdown_path)
     markdown_path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,9 +95,9 @@ def parse_args(argv=None):
         required=True,
         help="sweep directory (logs/<name>); repeat or list several",
     )
-    parser.add_argument("--results", default="results", help="directory of the <task>.json results files")
-    parser.add_argument("--figures", default="docs/figures", help="directory of the PNG figures")
-    parser.add_argument("--markdown", default=None, help="Markdown page; default docs/results_<sweep names>.md")
+    parser.add_argument("--results", default=None, help="directory of the <task>.json results files; default <sweep>/report/results")
+    parser.add_argument("--figures", default=None, help="directory of the PNG figures; default <sweep>/report/figures")
+    parser.add_argument("--markdown", default=None, help="Markdown page; default <sweep>/report/results.md")
     parser.add_argument(
         "--probe-exclude",
         nargs="*",
@@ -116,7 +121,7 @@ def main(argv=None) -> int:
         return 2
     print(
         f"report: {len(out['records'])} records -> {', '.join(map(str, out['results'])) or 'nothing'}; "
-        f"{len(out['figures'])} figures -> {args.figures}; page -> {out['markdown_path']}",
+        f"{len(out['figures'])} figures; page -> {out['markdown_path']}",
         file=sys.stderr,
     )
     return 0

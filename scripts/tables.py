@@ -18,6 +18,7 @@ from scripts.records import (
     TASK_METRICS,
     _method_key,
     group_values,
+    is_baseline,
     mean_std,
     ptb_targets,
 )
@@ -129,9 +130,12 @@ def table1_section(records: list[dict], runs: list[Run]) -> str | None:
         )
 
         def ratio(m, h):
-            base = groups.get((task, "bptt", h, "max_length"))
+            # Against the strongest truncated baseline at this T (the best bptt variant, by mean N).
+            bases = [v for (t, bm, bh, metric), v in groups.items()
+                     if (t, bh, metric) == (task, h, "max_length") and is_baseline(bm)]
+            base = max(bases, key=np.mean, default=None)
             mine = groups.get((task, m, h, "max_length"))
-            if m == "bptt" or not base or not mine or np.mean(base) == 0:
+            if is_baseline(m) or not base or not mine or np.mean(base) == 0:
                 return "–"
             return f"{np.mean(mine) / np.mean(base):.2f}x"
 
@@ -148,9 +152,82 @@ def table1_section(records: list[dict], runs: list[Run]) -> str | None:
         "repeat copy also the largest repeat count R. Cells: mean ± sample std over seeds (n seeds, or "
         'k/n when k of n finished runs have the metric). "paper": Jaderberg et al. 2016, Table 1 '
         "(BPTT and DNI at T = 2..5). Ratio rows: mean N of the column's method divided by that of BPTT "
-        "at the same T.\n\n"
+        "at the same T (its best variant when several ran). A column `method:variant` is a named set of "
+        "flags (`scripts/sweep.py --variant`).\n\n"
     )
     return text + md_table(header, rows)
+
+
+def first_levels(curve) -> dict[int, int]:
+    """``level -> samples`` at which a curriculum curve first reached each level (at or above it)."""
+    if curve is None:
+        return {}
+    out: dict[int, int] = {}
+    for step, value in zip(*curve):
+        for level in range(1, int(round(value)) + 1):
+            out.setdefault(level, int(step))
+    return out
+
+
+def levels_section(runs: list[Run]) -> str | None:
+    """Samples to reach each curriculum level N, per task, method and T: mean ± std over the seeds that got there."""
+    rows = []
+    copy_runs = [r for r in runs if r.task in COPY_TASKS]
+    if not copy_runs:
+        return None
+    groups: dict[tuple, list[dict[int, int]]] = {}
+    for run in copy_runs:
+        groups.setdefault((run.task, run.method, run.horizon), []).append(first_levels(run.curve("charts/curriculum_length")))
+    top = max((max(levels, default=1) for seeds in groups.values() for levels in seeds), default=1)
+    shown = list(range(3, top + 1))
+    for (task, method, horizon), seeds in sorted(groups.items(), key=lambda kv: (kv[0][0], _method_key(kv[0][1]), kv[0][2])):
+        cells = []
+        for level in shown:
+            reached = [levels[level] / 1e6 for levels in seeds if level in levels]
+            cells.append(fmt_stat(reached, fmt=lambda v: f"{v:.2f}", n_total=len(seeds)) if reached else "–")
+        rows.append([TASK_LABELS[task], method, str(horizon)] + cells)
+    text = (
+        "## Samples to reach each curriculum level\n\n"
+        "Millions of samples (time steps x batch) at which the curriculum first reached length N: mean ± sample "
+        "std over the seeds that reached it (k/n when only k of n did; – when none did). Read from "
+        "`charts/curriculum_length`, which is logged at every curriculum check.\n\n"
+    )
+    return text + md_table(["task", "method", "T"] + [f"N={level}" for level in shown], rows)
+
+
+SG_TAGS = ("charts/sg_online_cosine", "charts/sg_cosine", "charts/sg_param_cosine", "charts/sg_param_cosine_shuffled")
+
+
+def sg_quality_section(runs: list[Run]) -> str | None:
+    """The SG-quality metrics (docs/METRICS.md) over the last third of each run: mean ± std over seeds."""
+    groups: dict[tuple, dict[str, list[float]]] = {}
+    for run in runs:
+        values = {}
+        for tag in SG_TAGS:
+            curve = run.curve(tag)
+            if curve is not None and len(curve[1]):
+                tail = curve[1][len(curve[1]) - max(1, len(curve[1]) // 3):]
+                values[tag] = float(np.mean(tail))
+        if values:
+            group = groups.setdefault((run.task, run.method, run.horizon), {})
+            for tag, value in values.items():
+                group.setdefault(tag, []).append(value)
+    if not groups:
+        return None
+    rows = [
+        [TASK_LABELS.get(task, task), method, str(horizon)]
+        + [fmt_stat(group.get(tag, []), fmt=lambda v: f"{v:.3f}") if group.get(tag) else "–" for tag in SG_TAGS]
+        for (task, method, horizon), group in sorted(groups.items(), key=lambda kv: (kv[0][0], _method_key(kv[0][1]), kv[0][2]))
+    ]
+    text = (
+        "## Synthetic-gradient quality\n\n"
+        "Means over the last third of each run's points, then mean ± std over seeds. `online`: cosine of M(s_0) "
+        "with its bootstrapped target, every window; `probe`: cosine of the injected direction with the true "
+        "discounted future gradient (snapshot weights, reset boundaries left out); `param`: cosine of the "
+        "parameter gradients they induce through the window; `param, shuffled`: the same for the injected "
+        "direction permuted across the batch, the chance level of `param` for that run (docs/METRICS.md).\n\n"
+    )
+    return text + md_table(["task", "method", "T", "online", "probe", "param", "param, shuffled"], rows)
 
 
 def ptb_section(records: list[dict], runs: list[Run]) -> str | None:
@@ -225,7 +302,8 @@ def build_markdown(
         "Only finished runs (with a `summary.json`) enter the tables and figures.",
         sweeps_section(sweeps, runs),
     ]
-    for section in (table1_section(records, runs), ptb_section(records, runs)):
+    sections = (table1_section(records, runs), levels_section(runs), sg_quality_section(runs), ptb_section(records, runs))
+    for section in sections:
         if section:
             parts.append(section)
     other = sorted({r.task for r in runs if r.task not in TASK_METRICS})
@@ -240,7 +318,7 @@ def build_markdown(
         parts.append("\n\n".join(lines))
     unfinished, missing = [], []
     for sweep in sweeps:
-        present = {r.key for r in sweep.runs}
+        present = {(r.task, (r.method or "").partition(":")[0], r.horizon, r.seed) for r in sweep.runs}
         unfinished += [r.name for r in sweep.runs if not r.finished]
         missing += [
             f"{_display_path(sweep.path)}: {t}__{m}__T{h}__s{s}"

@@ -77,18 +77,23 @@ def built(tmp_path_factory):
     results = root / "results"
     results.mkdir()
     # A results file from before: a record of another sweep (kept), a stale one of this sweep (dropped)
-    # and one with the key of a new record (replaced).
+    # one with the key of a new record (replaced) and one at a larger budget (kept: never replaced silently).
     other = {"task": "copy", "method": "bptt", "horizon": 8, "seed": 0, "budget_samples": 1, "metric": "max_length",
              "value": 2.0, "samples": 1, "wall_seconds": 1.0, "run": str(root / "logs" / "other" / "x")}
     stale = {**other, "horizon": 3, "run": str(sweep / "copy__bptt__T3__s0")}
-    clash = {**other, "horizon": 2, "value": 99.0}
-    (results / "copy.json").write_text(json.dumps([other, stale, clash]))
+    clash = {**other, "horizon": 2, "value": 99.0, "budget_samples": BUDGET}
+    larger = {**other, "horizon": 2, "value": 77.0, "budget_samples": 10 * BUDGET}
+    (results / "copy.json").write_text(json.dumps([other, stale, clash, larger]))
     out = report.write_report([sweep], results, root / "figures", root / "docs" / "results_fake.md")
     return root, sweep, out
 
 
 def by_key(records):
     return {(r["task"], r["method"], r["horizon"], r["seed"], r["metric"]): r for r in records}
+
+
+def by_budget_key(records):
+    return {(r["task"], r["method"], r["horizon"], r["seed"], r["metric"], r["budget_samples"]): r for r in records}
 
 
 def test_records_shape_and_values(built):
@@ -128,11 +133,12 @@ def test_first_reach_uses_the_mean_target_when_the_seed_is_missing():
 def test_results_files_merge(built):
     root, sweep, out = built
     copy = json.loads((root / "results" / "copy.json").read_text())
-    table = by_key(copy)
-    assert table[("copy", "bptt", 8, 0, "max_length")]["value"] == 2.0           # other sweep: kept
-    assert ("copy", "bptt", 3, 0, "max_length") not in table                      # stale, this sweep: dropped
-    assert table[("copy", "bptt", 2, 0, "max_length")]["value"] == 3.0           # same key: replaced
-    assert len(copy) == 8 + 1
+    table = by_budget_key(copy)
+    assert table[("copy", "bptt", 8, 0, "max_length", 1)]["value"] == 2.0        # other sweep: kept
+    assert ("copy", "bptt", 3, 0, "max_length", 1) not in table                   # stale, this sweep: dropped
+    assert table[("copy", "bptt", 2, 0, "max_length", BUDGET)]["value"] == 3.0   # same key: replaced
+    assert table[("copy", "bptt", 2, 0, "max_length", 10 * BUDGET)]["value"] == 77.0  # larger budget: kept
+    assert len(copy) == 8 + 2
     assert {p.name for p in out["results"]} == {"copy.json", "repeat_copy.json", "ptb.json"}
     # Reporting again changes nothing.
     report.write_report([sweep], root / "results", root / "figures", root / "docs" / "results_fake.md")
@@ -182,3 +188,27 @@ def test_mean_curve_step_and_linear():
     assert list(grid) == [0, 10, 20] and list(mean) == [1.5, 2.5, 4.0]
     grid, mean = report.mean_curve([a, b], "linear", points=3)
     assert list(mean) == [1.5, (3.0 + 3.0) / 2, 4.0]
+
+
+def test_default_outputs_stay_in_the_sweep_folder(built, monkeypatch):
+    """A report without output flags writes under <sweep>/report/, never into the repository's results/ or docs/."""
+    root, sweep, _ = built
+    monkeypatch.chdir(root)
+    out = report.write_report([sweep])
+    assert out["markdown_path"] == sweep / "report" / "results.md"
+    assert all(Path(p).is_relative_to(sweep / "report") for p in [*out["results"], *out["figures"]])
+
+
+def test_variant_runs_are_columns_of_their_own(tmp_path):
+    """Runs named ...__s<seed>__<variant> (sweep --variant) are reported as method:variant, not merged."""
+    from scripts.records import apply_variants
+    from scripts.runs import load_sweep
+
+    for variant in ("default", "best"):
+        run = tmp_path / f"copy__dni__T3__s0__{variant}"
+        run.mkdir()
+        (run / "summary.json").write_text(json.dumps({"task": "copy", "method": "dni", "horizon": 3, "seed": 0,
+                                                      "max_length": 4.0 if variant == "default" else 6.0}))
+    sweep = load_sweep(tmp_path)
+    apply_variants([sweep])
+    assert sorted(r.method for r in sweep.runs) == ["dni:best", "dni:default"]
