@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
+from dni_rnn.least_squares import LeastSquaresFit
 from dni_rnn.state import (
     State,
     detach_state,
@@ -72,6 +73,8 @@ class SyntheticBoundary(nn.Module):
             with ``M`` itself. Default: 0.
         shuffle: the shuffled-M control: the injected predictions are permuted across the batch (``M`` still
             learns on unshuffled targets), so only ``M``'s marginal statistics reach the core. Default: False.
+        least_squares: a :class:`~dni_rnn.least_squares.LeastSquaresFit` that replaces the optimiser of a
+            linear ``M`` by an exponentially weighted least-squares fit. Default: None (the optimiser).
 
     Inputs of :meth:`backward`: ``loss`` a scalar; ``final`` the state at the window's end (LSTM:
     ``LSTMState`` of ``[layers, B, H]`` tensors); ``next_resets`` ``[B]`` bool; ``next_context`` ``[B, C]``.
@@ -90,6 +93,7 @@ class SyntheticBoundary(nn.Module):
         clip_prediction: float | None = None,
         target_ema: float = 0.0,
         shuffle: bool = False,
+        least_squares: LeastSquaresFit | None = None,
     ):
         super().__init__()
         check_range("state_size", state_size, 1)
@@ -110,8 +114,12 @@ class SyntheticBoundary(nn.Module):
         self.shuffle = shuffle
         self.module = SyntheticGradient(state_size, hidden_sizes, context_size)
         self.target_module = copy.deepcopy(self.module).requires_grad_(False) if target_ema else None
+        if least_squares is not None and hidden_sizes:
+            raise ValueError("a least-squares M must be linear (hidden_sizes=())")
+        self.least_squares = least_squares
         factory = optimizer or (lambda params: torch.optim.Adam(params, lr=lr, fused=True))
-        self.optimizer = factory(self.module.parameters())
+        self.optimizer = factory(self.module.parameters()) if least_squares is None else None
+        self._regressed: tuple | None = None  # the last regression's inputs, for a least-squares step
         self.generator = torch.Generator().manual_seed(0)  # the shuffled control's permutations
         self.runner: nn.Module | None = None  # M wrapped for data parallel (set by the engine), else M
         self._start: State | None = None
@@ -228,6 +236,7 @@ class SyntheticBoundary(nn.Module):
             rows = keep.unsqueeze(-1)
             flat_state, target = torch.where(rows, flat_state, 0.0), torch.where(rows, target, 0.0)
             context = torch.where(rows, context, 0.0) if context is not None else None
+        self._regressed = (flat_state, context, target, keep)
         prediction = (self.runner or self.module)(flat_state, context)  # (B, S)
         error = (prediction - target).pow(2).sum(-1)  # (B,)
         if keep is not None:
@@ -238,12 +247,21 @@ class SyntheticBoundary(nn.Module):
         return {"losses/synthetic_grad": error.sum() / error.shape[0], "charts/sg_online_cosine": cosine}
 
     def step(self, sg_loss: Tensor) -> None:
-        """Backward of ``M``'s regression loss, clipping, the optimiser step and the target copy's update."""
-        self.optimizer.zero_grad(set_to_none=True)
-        sg_loss.backward()
-        if self.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(list(self.module.parameters()), self.grad_clip)
-        self.optimizer.step()
+        """Backward of ``M``'s regression loss, clipping, the optimiser step and the target copy's update
+        (or, for a least-squares ``M``, fold the last regression's batch in and re-solve when due)."""
+        if self.least_squares is not None:
+            flat_state, context, target, keep = self._regressed
+            inputs = flat_state if context is None else torch.cat([flat_state, context], dim=-1)
+            self.least_squares.accumulate(inputs, target, keep)
+            if self.least_squares.due():
+                self.least_squares.solve_into(self.module.net[-1])
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            sg_loss.backward()
+            if self.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(list(self.module.parameters()), self.grad_clip)
+            self.optimizer.step()
+        self._regressed = None
         if self.target_module is not None:
             with torch.no_grad():
                 for online, slow in zip(self.module.parameters(), self.target_module.parameters()):
@@ -257,8 +275,10 @@ class SyntheticBoundary(nn.Module):
     # ----- checkpoints ------------------------------------------------------------------------------
 
     def optimizer_state_dict(self) -> dict:
-        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state()}
+        optimizer = self.optimizer.state_dict() if self.optimizer is not None else None
+        return {"optimizer": optimizer, "generator": self.generator.get_state()}
 
     def load_optimizer_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
