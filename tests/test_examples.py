@@ -11,3 +11,12 @@ def test_own_loop_example_learns():
     spec.loader.exec_module(module)
     bits = module.main(["--windows", "200"])
     assert bits < 4.2  # from ~5.6 bits (uniform over the text's characters) at the first window
+
+
+def test_readme_own_loop_snippet_runs():
+    """The README's SyntheticBoundary snippet, as printed, runs."""
+    readme = (EXAMPLE.parent.parent / "README.md").read_text()
+    code = readme.split("### DNI in your own training loop", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["boundary"].module.net[-1].weight.abs().sum() > 0  # M learned something
