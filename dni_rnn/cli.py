@@ -6,6 +6,7 @@ run stopped by SIGTERM / Ctrl-C at a window boundary (its checkpoint written, th
 it on stderr); 1 when the NaN guard stopped the run; 2 for bad input (one line on stderr: a flag out of
 range, a busy or occupied run directory, a checkpoint that fails its checksum or does not fit).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,8 @@ import sys
 from dni_rnn.config import add_dataclass_arguments, dataclass_from_args
 from dni_rnn.engine import EngineConfig, NonFiniteError
 from dni_rnn.task import available_tasks
-from dni_rnn.training import DEVICES, RunInterrupted, TrainConfig, evaluate_checkpoint, train
+from dni_rnn.train_config import DEVICES, TrainConfig
+from dni_rnn.training import RunInterrupted, evaluate_checkpoint, train
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -27,9 +29,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
-    parser = OneLineParser(prog="dni-rnn", description="Truncated BPTT with synthetic boundary gradients (DNI) for RNNs.")
+    parser = OneLineParser(
+        prog="dni-rnn", description="Truncated BPTT with synthetic boundary gradients (DNI) for RNNs."
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    train_parser = commands.add_parser("train", help="train a model on a task", description="Train on a task; see `dni-rnn train TASK --help`.")
+    train_parser = commands.add_parser(
+        "train", help="train a model on a task", description="Train on a task; see `dni-rnn train TASK --help`."
+    )
     task_parsers = train_parser.add_subparsers(dest="task", required=True, metavar="TASK", parser_class=OneLineParser)
     task_classes = {}
     for name, entry_point in sorted(available_tasks().items()):
@@ -44,7 +50,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         add_dataclass_arguments(sub, TrainConfig, skip=("task",))
         add_dataclass_arguments(sub, EngineConfig)
         add_dataclass_arguments(sub, task_class.Config)
-    eval_parser = commands.add_parser("eval", help="evaluate a saved checkpoint", description="Rebuild a run from its checkpoint and evaluate it.")
+    eval_parser = commands.add_parser(
+        "eval", help="evaluate a saved checkpoint", description="Rebuild a run from its checkpoint and evaluate it."
+    )
     eval_parser.add_argument("task", help="the task the checkpoint was trained on")
     eval_parser.add_argument("--checkpoint", required=True, help="path of checkpoint.pt or best.pt")
     eval_parser.add_argument("--device", default="auto", choices=DEVICES)

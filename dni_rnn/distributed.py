@@ -11,6 +11,7 @@ rank 0 alone logs and writes checkpoints, which hold the *global* carried state.
 Control decisions (stop on a signal, refuse a busy run directory) are agreed on by all ranks with
 :func:`any_rank` over a CPU (gloo) group, so every rank takes the same branch at the same window.
 """
+
 from __future__ import annotations
 
 import os
@@ -162,12 +163,25 @@ def gather_state(state: State, topology: Topology) -> State:
     return map_state(gather, state)
 
 
-def average_metrics(metrics: dict[str, Tensor], topology: Topology) -> dict[str, Tensor]:
-    """Window metrics averaged over ranks, in one all-reduce (every rank has the same keys)."""
+def average_metrics(metrics: dict[str, Any], topology: Topology) -> dict[str, Any]:
+    """Window metrics averaged over ranks, in one all-reduce (every rank has the same keys); a value that is a
+    dict of tensors (a head's private bookkeeping, :data:`dni_rnn.head.PRIVATE`) is averaged entry by entry."""
     if not topology.distributed or not metrics:
         return metrics
-    keys = sorted(metrics)
-    stacked = torch.stack([metrics[key].detach().float().reshape(()) for key in keys])
+    flat = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            flat.update({(key, name): item for name, item in value.items()})
+        else:
+            flat[(key, "")] = value
+    keys = sorted(flat)
+    stacked = torch.stack([flat[key].detach().float().reshape(()) for key in keys])
     dist.all_reduce(stacked)
     stacked /= topology.world_size
-    return dict(zip(keys, stacked.unbind()))
+    out: dict[str, Any] = {}
+    for (key, name), value in zip(keys, stacked.unbind()):
+        if name:
+            out.setdefault(key, {})[name] = value
+        else:
+            out[key] = value
+    return out

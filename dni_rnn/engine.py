@@ -134,7 +134,7 @@ class WindowEngine(nn.Module):
 
     Args:
         core: a core following the protocol of :mod:`dni_rnn.cores` (with an ``output_size``).
-        task_loss: the model's head, called as ``task_loss(outputs, window) -> (loss, metrics)``; ``outputs``
+        head: the model's head, called as ``head.loss(outputs, window) -> (loss, metrics)``; ``outputs``
             are the core's ``[T, B, output_size]``; ``loss`` a scalar normalised the same way in every window
             (e.g. a mean over steps and batch), ``metrics`` a dict of detached tensors. Its parameters (the
             readout) are trained with the core. It must not have side effects: the probe calls it too.
@@ -146,11 +146,11 @@ class WindowEngine(nn.Module):
     ``state_dict`` + ``optimizer_state_dict`` capture a run. ``M``, the aux head follow the core's dtype and device.
     """
 
-    def __init__(self, core: nn.Module, task_loss: nn.Module, config: EngineConfig, context_size: int = 0,
+    def __init__(self, core: nn.Module, head: nn.Module, config: EngineConfig, context_size: int = 0,
                  optimizer: OptimizerFactory | None = None, sg_optimizer: OptimizerFactory | None = None):
         super().__init__()
         self.core = core
-        self.task_loss = task_loss
+        self.head = head
         self.config = config
         self.state_size = state_size(core.initial_state(1))
         reference = next(core.parameters(), None)
@@ -170,7 +170,7 @@ class WindowEngine(nn.Module):
         self.optimizer = (optimizer or default_optimizer(config.lr))(self.model_parameters())
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self._distributed = False
-        self._set_runners(self.core, self.task_loss, self.aux_head)
+        self._set_runners(self.core, self.head, self.aux_head)
         self.windows_seen = 0
         self.bad_windows = 0
         self.skipped_windows = 0
@@ -192,10 +192,10 @@ class WindowEngine(nn.Module):
     def sg_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
         self.boundary.optimizer = optimizer
 
-    def _set_runners(self, core, task_loss, aux_head) -> None:
+    def _set_runners(self, core, head, aux_head) -> None:
         """The callables of the training forward; kept out of ``_modules`` so that wrapping them in DDP
         changes neither ``state_dict`` keys nor checkpoints."""
-        object.__setattr__(self, "_runners", (core, task_loss, aux_head))
+        object.__setattr__(self, "_runners", (core, head, aux_head))
 
     def distribute(self, device_ids=None) -> None:
         """Average the gradients of the core, readout, aux head and M over the process group (DDP)."""
@@ -204,14 +204,14 @@ class WindowEngine(nn.Module):
         def wrap(module):
             return DDP(module, device_ids=device_ids) if module is not None else None
 
-        self._set_runners(wrap(self.core), wrap(self.task_loss), wrap(self.aux_head))
+        self._set_runners(wrap(self.core), wrap(self.head), wrap(self.aux_head))
         if self.boundary is not None:
             object.__setattr__(self.boundary, "runner", wrap(self.boundary.module))
         self._distributed = True
 
     def model_parameters(self) -> list[nn.Parameter]:
         """Everything but M: the core, the task's readout and the aux head."""
-        modules = [self.core, self.task_loss] + ([self.aux_head] if self.aux_head is not None else [])
+        modules = [self.core, self.head] + ([self.aux_head] if self.aux_head is not None else [])
         return [p for module in modules for p in module.parameters()]
 
     def set_lr_factor(self, factor: float) -> None:
@@ -222,9 +222,9 @@ class WindowEngine(nn.Module):
     def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
         return self.core.initial_state(batch_size, device, dtype)
 
-    def _run_window(self, core: nn.Module, task_loss: nn.Module, state: State, window: Window) -> tuple[Tensor, State]:
+    def _run_window(self, core: nn.Module, head: nn.Module, state: State, window: Window) -> tuple[Tensor, State]:
         outputs, final = core(window.inputs, state, window.resets)
-        return task_loss(outputs, window)[0], final
+        return head.loss(outputs, window)[0], final
 
     def aux_loss(self, aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, window: Window) -> Tensor:
         """dni_aux: every step's output predicts ``M(s_T)``; squared error summed over S, mean over steps and batch."""
@@ -279,11 +279,11 @@ class WindowEngine(nn.Module):
         self.check_window(window, state)
         cfg = self.config
         boundary = self.boundary
-        run_core, run_loss, run_aux = self._runners
+        run_core, run_head, run_aux = self._runners
         probe_due = boundary is not None and self.probe.due(self.windows_seen)
         start = boundary.start(state) if boundary is not None else detach_state(state)
         outputs, final = run_core(window.inputs, start, window.resets)
-        loss, metrics = run_loss(outputs, window)
+        loss, metrics = run_head(outputs, window)
         metrics = {"losses/task": loss.detach(), **metrics}
         objective = loss
 
@@ -322,7 +322,7 @@ class WindowEngine(nn.Module):
         self.bad_windows = 0
 
         if probe_due:
-            self.probe.snapshot(self.core, self.task_loss)  # the weights M(s_T) was injected into
+            self.probe.snapshot(self.core, self.head)  # the weights M(s_T) was injected into
         self.optimizer.step()
 
         if boundary is not None:
@@ -356,7 +356,7 @@ class WindowEngine(nn.Module):
             return boundary.predict(flat, w.next_context, w.next_resets, target=True)
 
         def run_window(state: State, w: Window) -> tuple[Tensor, State]:
-            return self._run_window(self.core, self.task_loss, state, w)
+            return self._run_window(self.core, self.head, state, w)
 
         target = lambda_target(run_window, oldest_state, [oldest, *chain[:-1]], bootstrap, newest,
                                cfg.discount, cfg.sg_lambda)
@@ -390,7 +390,7 @@ class WindowEngine(nn.Module):
         start = leaf_state(start_state)
         state, total = start, 0.0
         for j, window in enumerate(windows):
-            loss, state = self._run_window(self.core, self.task_loss, state, window)
+            loss, state = self._run_window(self.core, self.head, state, window)
             total = total + self.config.discount**j * loss
         flat = flatten_grads(torch.autograd.grad(total, state_tensors(start), allow_unused=True), start)
         return flat.shape[0] * flat

@@ -45,7 +45,7 @@ class SGProbe:
         discount: ``gamma`` of the true future gradient (the bootstrap discount).
         every: start a probe every this many windows (0: never).
         windows: ``P``, how many future windows the probe backpropagates through.
-        run_window: ``(core, loss_module, state, window) -> (loss, next_state)``.
+        run_window: ``(core, head, state, window) -> (loss, next_state)``.
     """
 
     def __init__(self, discount: float, every: int, windows: int,

@@ -1,16 +1,20 @@
-"""What a task gives the trainer. Tasks live outside the library and plug in by entry point."""
+"""What a task gives the trainer, and the narrow handles it gets back. Tasks plug in by entry point."""
+
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import entry_points
-from typing import Any
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
 from dni_rnn.cores import make_core
 from dni_rnn.engine import Window
+from dni_rnn.head import Head
 from dni_rnn.state import State
+from dni_rnn.train_config import TrainConfig
 
 TASK_GROUP = "dni_rnn.tasks"
 
@@ -20,21 +24,64 @@ class NoOptions:
     """A task without options of its own."""
 
 
+class Actor:
+    """What an acting task (RL) may do with the model: run it forward on what it observes, without gradients.
+
+    ``act(inputs [T, B, F], state, resets [T, B] or None) -> (head.predict(outputs), next_state)``; where
+    ``resets[t, b]`` the core restores the initial state before step ``t`` (the rule of the cores).
+    """
+
+    def __init__(self, core: nn.Module, head: Head):
+        self._core, self._head = core, head
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self._core.parameters()).dtype
+
+    def initial_state(self, batch_size: int, device: torch.device | None = None) -> State:
+        return self._core.initial_state(batch_size, device, self.dtype)
+
+    @torch.no_grad()
+    def act(self, inputs: torch.Tensor, state: State, resets: torch.Tensor | None = None) -> tuple[Any, State]:
+        outputs, state = self._core(inputs, state, resets)
+        return self._head.predict(outputs), state
+
+
+@contextmanager
+def evaluating(*modules: nn.Module) -> Iterator[None]:
+    """``modules`` in eval mode and no gradients inside; their training flags are restored after."""
+    flags = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, flag in zip(modules, flags):
+            module.train(flag)
+
+
 class Task:
-    """Base class of a task: a stream of :class:`~dni_rnn.engine.Window` plus a loss.
+    """Base class of a task: a stream of :class:`~dni_rnn.engine.Window` and the model's head.
 
-    The trainer calls, per window::
+    The trainer builds ``core = task.build_core()``, ``head = task.build_head(core.output_size)`` and calls,
+    per window::
 
-        window, state = task.next_window(engine, state)   # a task may act with the model (RL) or reset state
-        state, metrics = engine.step(window, state)
-        scalars = task.observe(metrics)                   # curriculum etc.; returns host floats to log
+        window, state = task.next_window(actor, state)     # actor: Actor(core, head), for tasks that act (RL)
+        state, metrics = engine.step(window, state)         # the engine calls head.loss(outputs, window)
+        metrics, private = split_private(metrics)           # dni_rnn.head.PRIVATE: the task's bookkeeping
+        scalars = task.observe(metrics, private)            # curriculum etc.: floats to log now, Ratio to the logger
+        bar.set_postfix(task.progress(scalars))             # at the log cadence
+
+    and ``task.evaluate(core, head, final=...)`` every ``--eval-every`` windows and once, ``final``, at the end
+    (in eval mode, without gradients).
 
     Subclasses set ``Config`` (a dataclass of the task's own options), ``input_size`` and implement
-    ``task_loss``, ``next_window``; the rest has defaults.
+    ``build_head`` and ``next_window``; the rest has defaults.
 
     Args:
         options: an instance of ``Config``.
-        train: the :class:`~dni_rnn.training.TrainConfig` (horizon, batch size, cell...).
+        run: the :class:`~dni_rnn.train_config.TrainConfig` (horizon, batch size, cell...), kept as ``self.run``.
         device: where the stream's tensors are made.
     """
 
@@ -44,33 +91,43 @@ class Task:
     """Width of ``Window.context`` / ``next_context``, what a conditioned M reads (cDNI); 0: none."""
     data_parallel: bool = True
     """Whether windows can be split over processes by stream (False for tasks that act with the model)."""
+    local_windows: bool = False
+    """Under torchrun, whether every rank makes its own windows (its own streams and seed: RL)."""
     best_metric: str | None = None
     """A key of ``evaluate()``'s result to minimise: the trainer keeps ``best.pt`` and stops early on it."""
+    resume_ignores: tuple[str, ...] = ()
+    """Options that may change when resuming (e.g. a data path; ``data_checksum()`` then compares the data)."""
 
-    def __init__(self, options: Any, train: Any, device: torch.device):
+    def __init__(self, options: Any, run: TrainConfig, device: torch.device):
         self.options = options
-        self.train = train
+        self.run = run
         self.device = device
-        self.generator = torch.Generator(device=device).manual_seed(train.seed)
+        self.generator = torch.Generator(device=device).manual_seed(run.seed)
 
     def build_core(self) -> nn.Module:
-        return make_core(self.train.cell, self.input_size, self.train.hidden, self.train.layers)
+        return make_core(self.run.cell, self.input_size, self.run.hidden, self.run.layers)
 
-    def task_loss(self, core_output_size: int) -> nn.Module:
+    def build_head(self, core_output_size: int) -> Head:
         raise NotImplementedError
 
-    def next_window(self, engine: nn.Module, state: State) -> tuple[Window, State]:
+    def next_window(self, actor: Actor | None, state: State) -> tuple[Window, State]:
         raise NotImplementedError
 
-    def observe(self, metrics: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Called after every window; may sync with the host only when it has something to decide."""
+    def observe(self, metrics: dict[str, torch.Tensor], private: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Called after every window with its metrics and the head's private bookkeeping; may sync with the
+        host only when it has something to decide. Returns floats to log at this window and
+        :class:`~dni_rnn.tensorboard_log.Ratio` values the logger combines until its next point."""
         return {}
 
-    def evaluate(self, engine: nn.Module, final: bool = False) -> dict[str, float]:
-        """Called every ``--eval-every`` windows and at the end (``final``); scalars to log (``charts/...``)."""
+    def progress(self, scalars: dict[str, float]) -> dict[str, str]:
+        """What the progress bar shows, from the scalars of a log point."""
+        return {"task": f"{scalars['losses/task']:.3g}"} if "losses/task" in scalars else {}
+
+    def evaluate(self, core: nn.Module, head: Head, *, final: bool) -> dict[str, float]:
+        """Scalars to log (``charts/...``). ``final``: the run's one last evaluation (may cost more)."""
         return {}
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         """The task's figures of merit at the end of a run."""
         return {}
 
@@ -81,7 +138,7 @@ class Task:
         self.generator.set_state(state["generator"])
 
 
-def available_tasks() -> dict[str, Any]:
+def available_tasks() -> dict[str, EntryPoint]:
     """Task name -> entry point, from the ``dni_rnn.tasks`` entry-point group."""
     return {ep.name: ep for ep in entry_points(group=TASK_GROUP)}
 

@@ -6,10 +6,10 @@ and SIGINT only set a flag: the current window finishes, every rank agrees to st
 boundary, rank 0 writes ``checkpoint.pt`` and the run ends with one line giving the command that continues
 it. A checkpoint is never written with non-finite weights.
 """
+
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -18,7 +18,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -35,8 +34,6 @@ from dni_rnn.checkpoint import (
     remove_orphans,
     save_atomic,
 )
-from dni_rnn.config import check_fields, option
-from dni_rnn.cores import CELLS
 from dni_rnn.distributed import (
     Topology,
     any_rank,
@@ -50,60 +47,44 @@ from dni_rnn.distributed import (
     shard_state,
     shard_window,
     shutdown,
+    sum_over_ranks,
 )
 from dni_rnn.engine import EngineConfig, NonFiniteError, WindowEngine
-from dni_rnn.logging import RunLogger
+from dni_rnn.head import split_private
+from dni_rnn.run_directory import SUMMARY, format_run_name, write_summary
 from dni_rnn.state import map_state, state_tensors
-from dni_rnn.task import load_task
+from dni_rnn.task import Actor, Task, evaluating, load_task
+from dni_rnn.tensorboard_log import Ratio, RunLogger
+from dni_rnn.train_config import DEVICES, LR_SCHEDULES, TrainConfig, resolve_device
 
-DEVICES = ("auto", "cpu", "cuda")
-LR_SCHEDULES = ("constant", "linear", "cosine")
+__all__ = [
+    "DEVICES",
+    "LR_SCHEDULES",
+    "RunInterrupted",
+    "TrainConfig",
+    "evaluate_checkpoint",
+    "load_run",
+    "lr_factor",
+    "resolve_device",
+    "train",
+]
 # Settings that do not change what a run computes: they may differ between an interrupted run and its
 # resumption. A task adds its own with a ``resume_ignores`` tuple of option names (e.g. a data path; the
 # data themselves are compared by the checksum its ``data_checksum()`` returns).
-RESUMABLE_SETTINGS = {"train.steps", "train.resume", "train.overwrite", "train.progress", "train.log_every",
-                      "train.checkpoint_every", "train.eval_every", "train.patience", "train.threads",
-                      "train.logdir", "train.device", "train.run_name"}
-
-
-@dataclass
-class TrainConfig:
-    """A training run. Every field is a ``--flag`` of ``dni-rnn train TASK``; ranges are checked on construction."""
-
-    task: str = option("copy", "Task to train (an entry point of the dni_rnn.tasks group).")
-    horizon: int = option(4, "T, time steps per window (the backprop truncation).", low=1)
-    steps: int = option(100_000, "Length of the run in time steps of each stream (samples = steps x batch); counts the total across resumes; a multiple of --horizon (else rounded down, with a note).", low=1)
-    batch_size: int = option(64, "B, parallel streams.", low=1)
-    cell: str = option("lstm", "Recurrent cell.", choices=CELLS)
-    hidden: int = option(128, "Hidden units per layer.", low=1)
-    layers: int = option(1, "Stacked recurrent layers.", low=1)
-    seed: int = option(0, "Seed of every random number generator of the run.", low=0, high=2**32 - 1)
-    device: str = option("auto", "auto (cuda when present), cpu or cuda.", choices=DEVICES)
-    threads: int = option(0, "torch intra-op threads; 0 keeps torch's default.", low=0)
-    logdir: str = option("logs", "Directory of the runs; each writes logs/<run-name>/.")
-    run_name: str | None = option(None, "Name of the run (a single folder name); default {task}__{method}__T{T}__s{seed}__{time}.")
-    log_every: int = option(100, "Windows between two TensorBoard points.", low=1)
-    eval_every: int = option(0, "Windows between two evaluations (tasks that evaluate); 0: only at the end.", low=0)
-    checkpoint_every: int = option(0, "Windows between two checkpoints; 0: only at the end (and on SIGTERM / Ctrl-C).", low=0)
-    patience: int = option(0, "Stop after this many evaluations without improving the task's best metric; 0: never.", low=0)
-    resume: str | None = option(None, "Checkpoint to continue from, or 'auto': <logdir>/<run-name>/checkpoint.pt when it exists, else start afresh.")
-    overwrite: bool = option(False, "Start afresh even if <logdir>/<run-name>/ holds a checkpoint (deleting it and the run's events).")
-    progress: bool = option(True, "Show a progress bar on the terminal.")
-    lr_schedule: str = option("constant", "Learning rate of the core over the run: constant, linear or cosine decay to lr x --lr-final.", choices=LR_SCHEDULES)
-    lr_final: float = option(0.1, "With a decaying --lr-schedule, the last window's learning rate as a fraction of --lr.", low=0.0, high=1.0)
-
-    def __post_init__(self):
-        check_fields(self)
-        if self.steps < self.horizon:
-            raise ValueError(f"--steps ({self.steps}) must be at least one window (--horizon {self.horizon})")
-        if self.run_name is not None:
-            name = self.run_name
-            if not name or name in (".", "..") or "/" in name or os.sep in name or "\0" in name:
-                raise ValueError(f"--run-name {name!r} must be a single folder name inside --logdir (no '/', not '.' or '..')")
-        if self.resume is not None and self.overwrite:
-            raise ValueError("--resume and --overwrite contradict each other; give one")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda asked for, but no CUDA device is available; use --device auto or cpu")
+RESUMABLE_SETTINGS = {
+    "train.steps",
+    "train.resume",
+    "train.overwrite",
+    "train.progress",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.eval_every",
+    "train.patience",
+    "train.threads",
+    "train.logdir",
+    "train.device",
+    "train.run_name",
+}
 
 
 class RunInterrupted(Exception):
@@ -122,14 +103,8 @@ def lr_factor(schedule: str, final: float, window: int, total_windows: int) -> f
     return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def default_run_name(train: TrainConfig, engine: EngineConfig) -> str:
-    return f"{train.task}__{engine.method}__T{train.horizon}__s{train.seed}__{int(time.time())}"
+    return format_run_name(train.task, engine.method, train.horizon, train.seed, variant=str(int(time.time())))
 
 
 def flat_config(train: TrainConfig, engine: EngineConfig, options) -> dict:
@@ -201,8 +176,14 @@ def resume_command(command: Sequence[str] | None, run_name: str, topology: Topol
     if topology.distributed:
         local = os.environ.get("LOCAL_WORLD_SIZE", str(topology.world_size))
         single_node = local == str(topology.world_size)
-        prefix = ["torchrun", "--standalone" if single_node else "<your torchrun options>", "--nproc-per-node", local,
-                  "-m", "dni_rnn"]
+        prefix = [
+            "torchrun",
+            "--standalone" if single_node else "<your torchrun options>",
+            "--nproc-per-node",
+            local,
+            "-m",
+            "dni_rnn",
+        ]
     else:
         prefix = ["dni-rnn"]
     return shlex.join([*prefix, *kept, "--run-name", run_name, "--resume", "auto"])
@@ -222,11 +203,14 @@ def open_run_dir(train_cfg: TrainConfig, run_dir: Path, topology: Topology) -> t
                 lock = RunLock(run_dir)
                 lock.acquire()
             except OSError as os_error:
-                raise ValueError(f"cannot write the run directory {run_dir} ({os_error.strerror or os_error}); "
-                                 "check --logdir") from None
+                raise ValueError(
+                    f"cannot write the run directory {run_dir} ({os_error.strerror or os_error}); check --logdir"
+                ) from None
             orphans = remove_orphans(run_dir)
             if orphans:
-                _note(f"removed {len(orphans)} unfinished checkpoint file(s) left in {run_dir} by a killed run", topology)
+                _note(
+                    f"removed {len(orphans)} unfinished checkpoint file(s) left in {run_dir} by a killed run", topology
+                )
             previous = previous_path(checkpoint_path)
             saved = checkpoint_path if checkpoint_path.is_file() else previous if previous.is_file() else None
             if train_cfg.resume == "auto":
@@ -238,11 +222,18 @@ def open_run_dir(train_cfg: TrainConfig, run_dir: Path, topology: Topology) -> t
             elif train_cfg.resume is not None:
                 resume_from = Path(train_cfg.resume)
             elif saved is not None and not train_cfg.overwrite:
-                raise ValueError(f"{run_dir} already holds a checkpoint of another run; continue it with --resume auto, "
-                                 "start it over with --overwrite, or choose another --run-name")
+                raise ValueError(
+                    f"{run_dir} already holds a checkpoint of another run; continue it with --resume auto, "
+                    "start it over with --overwrite, or choose another --run-name"
+                )
             if resume_from is None:  # a fresh start: nothing of an earlier run in this directory may mix in
-                for stale in [checkpoint_path, previous, run_dir / "best.pt", run_dir / "summary.json",
-                              *run_dir.glob("events.out.tfevents.*")]:
+                for stale in [
+                    checkpoint_path,
+                    previous,
+                    run_dir / "best.pt",
+                    run_dir / SUMMARY,
+                    *run_dir.glob("events.out.tfevents.*"),
+                ]:
                     stale.unlink(missing_ok=True)
         except ValueError as value_error:
             error = str(value_error)
@@ -271,10 +262,14 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Se
     topology = init_from_env(device)
     try:
         if topology.distributed:
-            if not (task_class.data_parallel or getattr(task_class, "local_windows", False)):
-                raise ValueError(f"task {train_cfg.task!r} acts with the model and cannot be split over processes; run it in one")
+            if not (task_class.data_parallel or task_class.local_windows):
+                raise ValueError(
+                    f"task {train_cfg.task!r} acts with the model and cannot be split over processes; run it in one"
+                )
             if train_cfg.batch_size % topology.world_size:
-                raise ValueError(f"--batch-size {train_cfg.batch_size} cannot be split evenly over {topology.world_size} processes")
+                raise ValueError(
+                    f"--batch-size {train_cfg.batch_size} cannot be split evenly over {topology.world_size} processes"
+                )
         if train_cfg.threads:
             torch.set_num_threads(train_cfg.threads)
         torch.manual_seed(train_cfg.seed)
@@ -314,19 +309,29 @@ def local_task_config(train_cfg: TrainConfig, topology: Topology) -> TrainConfig
     return dataclasses.replace(train_cfg, batch_size=train_cfg.batch_size // topology.world_size, seed=seed)
 
 
-def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command) -> dict:
+def _run(
+    train_cfg: TrainConfig,
+    engine_cfg: EngineConfig,
+    options,
+    task_class: type[Task],
+    device: torch.device,
+    topology: Topology,
+    run_dir: Path,
+    resume_from: Path | None,
+    command: Sequence[str] | None,
+) -> dict:
     checkpoint_path = run_dir / "checkpoint.pt"
     # A task with local_windows (RL: it acts in environments) builds this rank's streams itself: its windows
     # are not sharded, and the checkpoint keeps the task state of every rank.
-    local_windows = topology.distributed and getattr(task_class, "local_windows", False)
+    local_windows = topology.distributed and task_class.local_windows
     task = task_class(options, local_task_config(train_cfg, topology) if local_windows else train_cfg, device)
     config = flat_config(train_cfg, engine_cfg, options)
     data_checksum = getattr(task, "data_checksum", None)
     if callable(data_checksum):
         config["task.data_sha256"] = data_checksum()
-    ignored = RESUMABLE_SETTINGS | {f"task.{name}" for name in getattr(task_class, "resume_ignores", ())}
+    ignored = RESUMABLE_SETTINGS | {f"task.{name}" for name in task_class.resume_ignores}
     core = task.build_core()
-    engine = WindowEngine(core, task.task_loss(core.output_size), engine_cfg, task.context_size).to(device)
+    engine = WindowEngine(core, task.build_head(core.output_size), engine_cfg, task.context_size).to(device)
     if topology.distributed:
         engine.distribute(device_ids=[device.index] if device.type == "cuda" else None)
     # Every rank carries the state of its own streams only.
@@ -343,8 +348,10 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
         if local_windows or "ranks" in task_state:
             ranks = task_state.get("ranks", [task_state])
             if len(ranks) != topology.world_size:
-                raise ValueError(f"checkpoint {resume_from} holds the task state of {len(ranks)} process(es); "
-                                 f"resume it with --nproc-per-node {len(ranks)}")
+                raise ValueError(
+                    f"checkpoint {resume_from} holds the task state of {len(ranks)} process(es); "
+                    f"resume it with --nproc-per-node {len(ranks)}"
+                )
             task_state = ranks[topology.rank]
         task.load_state_dict(task_state)
         dtype = state_tensors(state)[0].dtype  # the model's: a checkpoint may come from another default dtype
@@ -355,10 +362,25 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
     samples_per_window = train_cfg.horizon * train_cfg.batch_size
     total_windows = train_cfg.steps // train_cfg.horizon
     if train_cfg.steps % train_cfg.horizon:
-        _note(f"--steps {train_cfg.steps} is not a multiple of --horizon {train_cfg.horizon}: the run trains "
-              f"{total_windows} windows = {total_windows * train_cfg.horizon} steps", topology)
-    logger = RunLogger(str(run_dir), config, purge_step=window * samples_per_window if window else None,
-                       enabled=topology.is_main)
+        _note(
+            f"--steps {train_cfg.steps} is not a multiple of --horizon {train_cfg.horizon}: the run trains "
+            f"{total_windows} windows = {total_windows * train_cfg.horizon} steps",
+            topology,
+        )
+    logger = RunLogger(
+        str(run_dir),
+        config,
+        purge_step=window * samples_per_window if window else None,
+        enabled=topology.is_main,
+        sum_ratios=sum_over_ranks if topology.distributed else None,
+    )
+    if resume_from is not None and payload.get("logger") is not None:
+        loggers = payload["logger"]  # one per rank: a Ratio of a task with local windows sums over ranks
+        own = (
+            loggers[topology.rank] if len(loggers) == topology.world_size else loggers[0] if topology.is_main else None
+        )
+        if own is not None:
+            logger.load_state_dict(own, device)
     started = time.perf_counter()
     saved_window = {"checkpoint": window if resume_from is not None else None}
 
@@ -366,14 +388,23 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
         """Save the run (rank 0; every rank must call: the state is gathered). False if the weights are not
         finite: the file already there is kept."""
         global_state = gather_state(state, topology)  # a collective
-        task_state = {"ranks": gather_objects(_to_cpu(task.state_dict()), topology)} if local_windows else task.state_dict()
+        task_state = (
+            {"ranks": gather_objects(_to_cpu(task.state_dict()), topology)} if local_windows else task.state_dict()
+        )
+        logger_states = gather_objects(_to_cpu(logger.state_dict()), topology)
         if not topology.is_main:
             return True
         weights = engine.state_dict()
         if not (all_finite(weights) and all_finite(dict(enumerate(state_tensors(global_state))))):
-            _note(f"the weights at window {window} are not finite: {path.name} not written"
-                  + (f" (kept the one of window {saved_window['checkpoint']})" if path == checkpoint_path
-                     and saved_window["checkpoint"] is not None else ""), topology)
+            _note(
+                f"the weights at window {window} are not finite: {path.name} not written"
+                + (
+                    f" (kept the one of window {saved_window['checkpoint']})"
+                    if path == checkpoint_path and saved_window["checkpoint"] is not None
+                    else ""
+                ),
+                topology,
+            )
             return False
         save_atomic(
             {
@@ -381,6 +412,7 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
                 "engine": weights,
                 "optimizers": engine.optimizer_state_dict(),
                 "task": task_state,
+                "logger": logger_states,
                 "state": global_state,
                 "rng": _rng_state(),
                 "window": window,
@@ -396,7 +428,8 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
 
     def evaluate(final: bool = False) -> dict:
         """Evaluate, log, keep best.pt, count evaluations without improvement; returns the scalars."""
-        values = task.evaluate(engine, final=final)
+        with evaluating(engine.core, engine.head):
+            values = task.evaluate(engine.core, engine.head, final=final)
         logger.scalars(values, window * samples_per_window)
         if task.best_metric is not None and task.best_metric in values:
             if values[task.best_metric] < best["value"]:
@@ -406,28 +439,39 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
                 best["stale"] += 1
         return values
 
-    bar = tqdm(total=total_windows, initial=window, disable=not (train_cfg.progress and topology.is_main), unit="win", dynamic_ncols=True,
-               desc=train_cfg.run_name[:40])
+    actor = Actor(engine.core, engine.head)
+    bar = tqdm(
+        total=total_windows,
+        initial=window,
+        disable=not (train_cfg.progress and topology.is_main),
+        unit="win",
+        dynamic_ncols=True,
+        desc=train_cfg.run_name[:40],
+    )
     with StopSignal() as stop:
         try:
             interrupted = False
             while window < total_windows:
                 if train_cfg.lr_schedule != "constant":
                     engine.set_lr_factor(lr_factor(train_cfg.lr_schedule, train_cfg.lr_final, window, total_windows))
-                batch, state = task.next_window(engine, state)
-                state, metrics = engine.step(batch if local_windows else shard_window(batch, topology, core.batch_first), state)
-                metrics = average_metrics(metrics, topology)
+                batch, state = task.next_window(actor, state)
+                state, metrics = engine.step(
+                    batch if local_windows else shard_window(batch, topology, core.batch_first), state
+                )
+                metrics, private = split_private(average_metrics(metrics, topology))
                 logger.accumulate(metrics)
                 window += 1
                 samples = window * samples_per_window
-                task_scalars = task.observe(metrics)
+                observed = task.observe(metrics, private)
+                logger.accumulate({tag: value for tag, value in observed.items() if isinstance(value, Ratio)})
+                task_scalars = {tag: value for tag, value in observed.items() if not isinstance(value, Ratio)}
                 if task_scalars:
                     logger.scalars(task_scalars, samples)
                 if window % train_cfg.log_every == 0:
                     values = logger.flush_window_metrics(samples)
-                    bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in {**values, **task_scalars}.items()
-                                     if k in ("losses/task", "charts/curriculum_length", "charts/curriculum_repeats")})
-                if train_cfg.eval_every and window % train_cfg.eval_every == 0:
+                    bar.set_postfix(task.progress({**values, **task_scalars}))
+                # The trainer's evaluation policy: every --eval-every windows, and once, final, at the end.
+                if train_cfg.eval_every and window % train_cfg.eval_every == 0 and window < total_windows:
                     evaluate()
                     if train_cfg.patience and best["stale"] >= train_cfg.patience:
                         break
@@ -445,9 +489,13 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
             bar.close()
             saved = checkpoint() if saved_window["checkpoint"] != window else True
             logger.close()
-            where = (f"weights from before the fault saved to {checkpoint_path}" if saved else
-                     f"{checkpoint_path} holds window {saved_window['checkpoint']}" if saved_window["checkpoint"] is not None
-                     else "no checkpoint written")
+            where = (
+                f"weights from before the fault saved to {checkpoint_path}"
+                if saved
+                else f"{checkpoint_path} holds window {saved_window['checkpoint']}"
+                if saved_window["checkpoint"] is not None
+                else "no checkpoint written"
+            )
             raise NonFiniteError(f"{error}; {where}; {engine.skipped_windows} windows skipped in all") from None
         bar.close()
         if interrupted:
@@ -455,8 +503,10 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
                 checkpoint()
             barrier(topology)  # no rank leaves before rank 0 has written the checkpoint
             logger.close()
-            raise RunInterrupted(f"interrupted at window {window} of {total_windows}; checkpoint saved to "
-                                 f"{checkpoint_path}; continue with: {resume_command(command, train_cfg.run_name, topology)}")
+            raise RunInterrupted(
+                f"interrupted at window {window} of {total_windows}; checkpoint saved to "
+                f"{checkpoint_path}; continue with: {resume_command(command, train_cfg.run_name, topology)}"
+            )
         samples = window * samples_per_window
         logger.flush_window_metrics(samples)
         final_eval = evaluate(final=True)
@@ -480,7 +530,7 @@ def _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, 
         **task.summary(),
     }
     if topology.is_main:
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_summary(run_dir, summary)
     return summary
 
 
@@ -504,7 +554,9 @@ def load_run(path: str, task: str | None = None, device: str = "auto"):
     task_class = load_task(train_cfg.task)
     task_obj = task_class(task_class.Config(**sections["task"]), train_cfg, resolve_device(device))
     core = task_obj.build_core()
-    engine = WindowEngine(core, task_obj.task_loss(core.output_size), engine_cfg, task_obj.context_size).to(resolve_device(device))
+    engine = WindowEngine(core, task_obj.build_head(core.output_size), engine_cfg, task_obj.context_size).to(
+        resolve_device(device)
+    )
     try:
         engine.load_state_dict(payload["engine"])
     except RuntimeError as error:
@@ -515,4 +567,6 @@ def load_run(path: str, task: str | None = None, device: str = "auto"):
 def evaluate_checkpoint(path: str, task: str | None = None, device: str = "auto") -> dict:
     """Rebuild the task and model of a checkpoint (of ``task``, if given) and run the task's final evaluation."""
     task_obj, engine, payload = load_run(path, task, device)
-    return {"checkpoint": str(path), "window": payload["window"], **task_obj.evaluate(engine, final=True)}
+    with evaluating(engine.core, engine.head):
+        result = task_obj.evaluate(engine.core, engine.head, final=True)
+    return {"checkpoint": str(path), "window": payload["window"], **result}

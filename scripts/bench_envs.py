@@ -23,6 +23,7 @@ import gymnasium
 import torch
 
 import dni_rnn_tasks.rl.envs  # noqa: F401  (registers the dni_rnn/... ids)
+from dni_rnn.train_config import resolve_device
 
 
 @dataclasses.dataclass
@@ -92,10 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         threads=args.threads,
         seed=args.seed,
     )
-    if config.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(config.device)
+    device = resolve_device(config.device)
     if device.type == "cpu":
         torch.set_num_threads(config.threads)
     for env_id in config.envs:

@@ -45,7 +45,7 @@ def track(task, engine, payload, args) -> dict:
         group["lr"] = args.sg_lr
     engine.config.probe_every, engine.config.probe_windows = args.probe_every, args.probe_windows
     level = {k: payload["task"][k] for k in ("length", "repeats")}
-    state = engine.initial_state(task.train.batch_size)
+    state = engine.initial_state(task.run.batch_size)
     cosines = []
     for _ in range(args.track):
         window, state = task.next_window(engine, state)
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     if args.track:
         print(json.dumps(track(task, engine, payload, args), indent=1))
         return 0
-    batch = task.train.batch_size
+    batch = task.run.batch_size
     state = engine.initial_state(batch)
     windows, states = [], []
     with torch.no_grad():

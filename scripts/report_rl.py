@@ -30,17 +30,17 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from dni_rnn.run_directory import parse_run_name, read_summary
+
 SOLVED = 0.9
 METHOD_ORDER = ("bptt", "dni", "dni_aux")
 START, END = "<!-- rl-results:start -->", "<!-- rl-results:end -->"
-RUN_NAME = re.compile(r"^rl__(?P<method>[a-z_]+?)__T(?P<horizon>\d+)__s(?P<seed>\d+)(?P<rest>.*)$")
 
 
 def peak_of(run_dir: Path, tag: str) -> float | None:
@@ -61,14 +61,13 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
     budget = manifest.get("budget_samples")
     records, unfinished = [], []
     for run_dir in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
-        match = RUN_NAME.match(run_dir.name)
-        if match is None:
+        parsed = parse_run_name(run_dir.name)
+        if parsed is None or parsed.task != "rl":
             continue
-        summary_path = run_dir / "summary.json"
-        if not summary_path.is_file():
+        summary = read_summary(run_dir)
+        if summary is None:
             unfinished.append(f"{sweep_dir.name}/{run_dir.name}")
             continue
-        summary = json.loads(summary_path.read_text())
         if summary.get("task") != "rl":
             continue
         env = summary.get("env", "?")

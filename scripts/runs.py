@@ -10,14 +10,14 @@ Any directory of run directories works (``sweep.json`` is then optional): a run 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-RUN_NAME = re.compile(r"^(?P<task>.+?)__(?P<method>.+?)__T(?P<horizon>\d+)__s(?P<seed>\d+)$")
+from dni_rnn.run_directory import SUMMARY, parse_run_name, read_summary
+
 TB_SIZE_GUIDANCE = {"scalars": 0, "tensors": 1, "histograms": 1, "images": 1, "audio": 1, "compressedHistograms": 1}
 
 
@@ -80,6 +80,12 @@ class Run:
     def name(self) -> str:
         return _display_path(self.path)
 
+    @property
+    def variant(self) -> str:
+        """The suffix of the directory's name after the seed (``--vary`` values, ``--variant``); '' without one."""
+        parsed = parse_run_name(self.path.name)
+        return parsed.variant if parsed is not None else ""
+
     def curve(self, tag: str) -> tuple[np.ndarray, np.ndarray] | None:
         if self._scalars is None:
             self._scalars = load_scalars(self.path)
@@ -109,9 +115,9 @@ class Sweep:
 def _identity(name: str, summary: dict | None) -> tuple:
     if summary is not None and all(k in summary for k in ("task", "method", "horizon", "seed")):
         return summary["task"], summary["method"], int(summary["horizon"]), int(summary["seed"])
-    match = RUN_NAME.match(name)
-    if match:
-        return match["task"], match["method"], int(match["horizon"]), int(match["seed"])
+    parsed = parse_run_name(name)
+    if parsed is not None:
+        return parsed.task, parsed.method, parsed.horizon, parsed.seed
     return None, None, None, None
 
 
@@ -124,7 +130,7 @@ def load_sweep(path) -> Sweep:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     sweep = Sweep(path, manifest.get("name", path.name), manifest, [])
     for run_dir in sorted(p for p in path.iterdir() if p.is_dir()):
-        summary_path = run_dir / "summary.json"
+        summary_path = run_dir / SUMMARY
         if not (
             summary_path.is_file()
             or (run_dir / "checkpoint.pt").is_file()
@@ -134,7 +140,7 @@ def load_sweep(path) -> Sweep:
         summary = None
         if summary_path.is_file():
             try:
-                summary = json.loads(summary_path.read_text())
+                summary = read_summary(run_dir)
             except json.JSONDecodeError as error:
                 _warn(f"{summary_path}: unreadable ({error}); the run counts as unfinished")
         sweep.runs.append(Run(run_dir, sweep, *_identity(run_dir.name, summary), summary))

@@ -26,9 +26,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from dni_rnn.run_directory import format_run_name, is_finished
 
-def run_name(task: str, method: str, horizon: int, seed: int, varied: tuple = ()) -> str:
-    return f"{task}__{method}__T{horizon}__s{seed}" + "".join(f"__{flag}{value}" for flag, value in varied)
+
+def run_name(task: str, method: str, horizon: int, seed: int, varied: tuple = (), variant: str = "") -> str:
+    """The run directory's name: the ``--vary`` values and the ``--variant`` name are its variant."""
+    parts = [f"{flag}{value}" for flag, value in varied] + ([variant] if variant else [])
+    return format_run_name(task, method, horizon, seed, "__".join(parts))
 
 
 def parse_vary(specs: list[str]) -> list[list[tuple[str, str]]]:
@@ -81,7 +85,7 @@ def parse_variants(specs: list[str]) -> list[tuple[str, list[str]]]:
 
 def command(args, task, method, horizon, seed, varied, sweep_dir: Path, threads: int,
             variant: tuple[str, list[str]] = ("", [])) -> list[str]:
-    name = run_name(task, method, horizon, seed, varied) + (f"__{variant[0]}" if variant[0] else "")
+    name = run_name(task, method, horizon, seed, varied, variant[0])
     steps = args.budget_samples // args.batch_size
     cmd = [
         sys.executable, "-m", "dni_rnn", "train", task, "--method", method, "--horizon", str(horizon),
@@ -110,7 +114,7 @@ def main(argv=None) -> int:
     for task, method, horizon, seed, varied, variant in grid:
         cmd = command(args, task, method, horizon, seed, varied, sweep_dir, threads, variant)
         run_dir = sweep_dir / cmd[cmd.index("--run-name") + 1]
-        if not (run_dir / "summary.json").is_file():
+        if not is_finished(run_dir):
             todo.append(cmd)
     print(f"sweep {args.name}: {len(grid)} runs, {len(grid) - len(todo)} finished, {len(todo)} to run", flush=True)
     if args.dry_run:

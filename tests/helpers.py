@@ -1,19 +1,21 @@
 """Shared pieces of the tests: a tiny regression task and a hand-written reference unroll."""
+
 import torch
 from torch import nn
 
 from dni_rnn.engine import EngineConfig, Window, WindowEngine
+from dni_rnn.head import Head
 from dni_rnn.state import LSTMState
 
 
-class RegressionLoss(nn.Module):
+class RegressionLoss(Head):
     """Linear readout, squared error on masked steps, summed and divided by T * B (fixed per window)."""
 
     def __init__(self, hidden: int, out: int):
         super().__init__()
         self.readout = nn.Linear(hidden, out)
 
-    def forward(self, outputs, window):
+    def loss(self, outputs, window):
         error = (self.readout(outputs) - window.targets).pow(2).sum(-1)  # (T, B)
         if window.loss_mask is not None:
             error = error * window.loss_mask
@@ -64,5 +66,8 @@ def record_targets(engine):
     """Hook ``M``'s regression: returns the list the targets it is trained on are appended to."""
     targets = []
     regression_loss = engine.boundary.regression_loss
-    engine.boundary.regression_loss = lambda flat, target, *args: (targets.append(target), regression_loss(flat, target, *args))[1]
+    engine.boundary.regression_loss = lambda flat, target, *args: (
+        targets.append(target),
+        regression_loss(flat, target, *args),
+    )[1]
     return targets

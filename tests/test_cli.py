@@ -1,4 +1,5 @@
 """The dni-rnn command: tiny runs of every task and method, evaluation, and one-line errors."""
+
 import json
 import subprocess
 import sys
@@ -15,8 +16,23 @@ TINY = ["--horizon", "3", "--steps", "30", "--batch-size", "4", "--hidden", "8",
 @pytest.mark.parametrize("task", ["copy", "repeat_copy"])
 @pytest.mark.parametrize("method", ["bptt", "dni", "dni_aux"])
 def test_train_writes_tensorboard_events(tmp_path, capsys, task, method):
-    code = main(["train", task, "--method", method, "--logdir", str(tmp_path), "--run-name", "run",
-                 "--probe-every", "2", "--probe-windows", "2", *TINY])
+    code = main(
+        [
+            "train",
+            task,
+            "--method",
+            method,
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "run",
+            "--probe-every",
+            "2",
+            "--probe-windows",
+            "2",
+            *TINY,
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["method"] == method and summary["windows"] == 10 and summary["max_length"] >= 1
@@ -70,7 +86,9 @@ def run_main(args, capsys):
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(args, message, tmp_path, capsys):
-    code, err, _ = run_main(args + (["--logdir", str(tmp_path)] if args[0] == "train" and len(args) > 2 else []), capsys)
+    code, err, _ = run_main(
+        args + (["--logdir", str(tmp_path)] if args[0] == "train" and len(args) > 2 else []), capsys
+    )
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
@@ -85,8 +103,10 @@ def test_logdir_on_a_file_is_one_line(tmp_path, capsys):
 
 
 def test_steps_not_a_multiple_of_horizon_is_stated(tmp_path, capsys):
-    code, err, out = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY, "--steps", "10",
-                               "--horizon", "4"], capsys)
+    code, err, out = run_main(
+        ["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY, "--steps", "10", "--horizon", "4"],
+        capsys,
+    )
     assert code == 0 and "--steps 10 is not a multiple of --horizon 4: the run trains 2 windows = 8 steps" in err
     assert json.loads(out.strip().splitlines()[-1])["windows"] == 2
 
@@ -94,8 +114,13 @@ def test_steps_not_a_multiple_of_horizon_is_stated(tmp_path, capsys):
 def test_help_shows_choices_and_ranges(capsys):
     code, _, text = run_main(["train", "copy", "--help"], capsys)
     assert code == 0
-    for shown in ("--cell {lstm,gru}", "--device {auto,cpu,cuda}", "--lr-schedule {constant,linear,cosine}",
-                  "--method {bptt,dni,dni_aux}", "--overwrite"):
+    for shown in (
+        "--cell {lstm,gru}",
+        "--device {auto,cpu,cuda}",
+        "--lr-schedule {constant,linear,cosine}",
+        "--method {bptt,dni,dni_aux}",
+        "--overwrite",
+    ):
         assert shown in text, shown
     assert "(default: 4; >= 1)" in text  # --horizon's range
 
@@ -109,8 +134,9 @@ def test_an_occupied_run_dir_is_refused_unless_resume_or_overwrite(tmp_path, cap
     assert "already holds a checkpoint" in err and "--resume auto" in err and "--overwrite" in err
     assert (run / "checkpoint.pt").read_bytes() == before and len(list(run.glob("events.out.tfevents.*"))) == 1
     # --overwrite starts over: a new checkpoint and a single event file (the old run's are deleted).
-    code, err, _ = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY, "--steps", "6",
-                             "--overwrite"], capsys)
+    code, err, _ = run_main(
+        ["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY, "--steps", "6", "--overwrite"], capsys
+    )
     assert code == 0
     assert torch.load(run / "checkpoint.pt", weights_only=False) is not None
     from dni_rnn.checkpoint import load_checkpoint
@@ -148,8 +174,23 @@ def test_help_lists_everything(capsys):
     assert code == 0 and "repeat_copy" in text
     code, _, text = run_main(["train", "copy", "--help"], capsys)
     assert code == 0
-    for flag in ("--method", "--horizon", "--steps", "--seed", "--device", "--logdir", "--run-name", "--cell",
-                 "--hidden", "--layers", "--batch-size", "--lr", "--sg-lr", "--sg-scale", "--threshold"):
+    for flag in (
+        "--method",
+        "--horizon",
+        "--steps",
+        "--seed",
+        "--device",
+        "--logdir",
+        "--run-name",
+        "--cell",
+        "--hidden",
+        "--layers",
+        "--batch-size",
+        "--lr",
+        "--sg-lr",
+        "--sg-scale",
+        "--threshold",
+    ):
         assert flag in text
 
 
@@ -157,8 +198,12 @@ def test_resume_refuses_another_config_and_corrupt_checkpoint(tmp_path, capsys):
     assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY]) == 0
     checkpoint = tmp_path / "r" / "checkpoint.pt"
     before = checkpoint.read_bytes()
-    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", "--resume", "auto", *TINY,
-                 "--hidden", "16"]) == 2
+    assert (
+        main(
+            ["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", "--resume", "auto", *TINY, "--hidden", "16"]
+        )
+        == 2
+    )
     assert "from another config: train.hidden" in capsys.readouterr().err
     assert checkpoint.read_bytes() == before  # nothing already written is damaged
     corrupt = tmp_path / "corrupt.pt"
@@ -179,7 +224,7 @@ def test_logger_averages_each_tag_over_the_windows_that_reported_it(tmp_path):
     import torch
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from dni_rnn.logging import RunLogger
+    from dni_rnn.tensorboard_log import RunLogger
 
     logger = RunLogger(str(tmp_path), {"a": 1})
     for window in range(10):

@@ -1,9 +1,10 @@
 """Copy and repeat copy: sequence layout, stream boundaries, curriculum."""
+
 import pytest
 import torch
 
 from dni_rnn.training import TrainConfig
-from dni_rnn_tasks.copy import CopyOptions, CopyTask, RepeatCopyTask
+from dni_rnn_tasks.copy_tasks import CopyOptions, CopyTask, RepeatCopyTask
 
 
 def make(task_class, horizon=3, batch=2, **options):
@@ -50,15 +51,15 @@ def test_curriculum_advances_below_threshold_only():
     good = {"bits_sum": torch.tensor(0.1 * 8), "output_steps": torch.tensor(1.0)}
     bad = {"bits_sum": torch.tensor(0.2 * 8), "output_steps": torch.tensor(1.0)}
     task._sequences = 1
-    assert task.observe(bad)["charts/curriculum_loss"] == 0.2 and task.length == 1
+    assert task.observe({}, bad)["charts/curriculum_loss"] == 0.2 and task.length == 1
     task._sequences = 1
-    task.observe(good)
+    task.observe({}, good)
     assert task.length == 2
     repeat = make(RepeatCopyTask, check_every=1)
     levels = []
     for _ in range(4):
         repeat._sequences = 1
-        repeat.observe({"bits_sum": torch.tensor(0.0), "output_steps": torch.tensor(1.0)})
+        repeat.observe({}, {"bits_sum": torch.tensor(0.0), "output_steps": torch.tensor(1.0)})
         levels.append((repeat.length, repeat.repeats))
     assert levels == [(2, 1), (2, 2), (3, 2), (3, 3)]  # R up to N, then N
     assert repeat.summary() == {"max_length": 3.0, "max_repeats": 3.0}

@@ -63,7 +63,7 @@ def test_dni_aux_window_matches_its_definition():
     want_params, want_sg = by_hand(core, loss_fn, engine.aux_head, engine.synthetic_gradient, start_state, window)
 
     engine.step(window, start_state)
-    got_params = grads_of(engine.core) + grads_of(engine.task_loss) + grads_of(engine.aux_head)
+    got_params = grads_of(engine.core) + grads_of(engine.head) + grads_of(engine.aux_head)
     for got, want in zip(got_params, want_params, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
     for got, want in zip(grads_of(engine.synthetic_gradient), want_sg, strict=True):

@@ -31,7 +31,7 @@ def test_zero_synthetic_gradient_is_truncated_bptt(cell, layers, reset_prob):
     ref_state = state
     for window in windows_of(inputs, targets, resets, HORIZON):
         state, _ = engine.step(window, state)
-        engine_grads = grads_of(engine.core) + grads_of(engine.task_loss)
+        engine_grads = grads_of(engine.core) + grads_of(engine.head)
         # Reference: plain truncated BPTT by hand.
         core.zero_grad(), loss.zero_grad()
         outputs, next_ref = core(window.inputs, map_state(lambda t: t.detach(), ref_state), window.resets)
@@ -78,7 +78,7 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     summed = None
     for window in windows:
         state, _ = engine.step(window, state)
-        grads = grads_of(engine.core) + grads_of(engine.task_loss)
+        grads = grads_of(engine.core) + grads_of(engine.head)
         summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
     for got, want in zip(summed, want_grads):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)

@@ -63,7 +63,7 @@ def make(corpus_dir, horizon=5, batch_size=3, hidden=8, steps=1000, method="bptt
     )
     task = PTBTask(PTBOptions(data_dir=str(corpus_dir), verify=False, **options), train_cfg, torch.device("cpu"))
     core = task.build_core()
-    engine = WindowEngine(core, task.task_loss(core.output_size), EngineConfig(method=method))
+    engine = WindowEngine(core, task.build_head(core.output_size), EngineConfig(method=method))
     return task, engine
 
 
@@ -76,7 +76,7 @@ def test_windows_carry_state_and_reset_at_the_wrap(corpus_dir):
     state = engine.initial_state(B)
     previous, inputs_seen, wraps = None, [], 0
     for k in range(2 * per_epoch + 3):
-        window, returned = task.next_window(engine, state)
+        window, returned = task.next_window(None, state)
         assert window.inputs.shape == window.targets.shape == (T, B)  # exactly T steps, always
         assert window.inputs.dtype == window.targets.dtype == torch.long
         assert window.loss_mask is None
@@ -104,13 +104,13 @@ def test_windows_carry_state_and_reset_at_the_wrap(corpus_dir):
 def test_stream_resumes_exactly(corpus_dir):
     a, engine = make(corpus_dir)
     for _ in range(7):
-        a.next_window(engine, engine.initial_state(3))
+        a.next_window(None, engine.initial_state(3))
     saved = a.state_dict()
     b, _ = make(corpus_dir)
     b.load_state_dict(saved)
     for _ in range(a.stream.windows_per_epoch + 2):  # across a wrap
-        wa, _ = a.next_window(engine, engine.initial_state(3))
-        wb, _ = b.next_window(engine, engine.initial_state(3))
+        wa, _ = a.next_window(None, engine.initial_state(3))
+        wb, _ = b.next_window(None, engine.initial_state(3))
         assert torch.equal(wa.inputs, wb.inputs) and torch.equal(wa.targets, wb.targets)
         assert (wa.next_resets is None) == (wb.next_resets is None)
 
@@ -118,7 +118,7 @@ def test_stream_resumes_exactly(corpus_dir):
 def test_untrained_bpc_is_about_log2_50_and_matches_a_single_pass(corpus_dir):
     # Uniform random symbols: an untrained model (near-uniform predictions) scores about log2(50) bits.
     task, engine = make(corpus_dir, hidden=16, eval_batch_size=4, eval_horizon=7)
-    result = task.evaluate(engine, final=True)
+    result = task.evaluate(engine.core, engine.head, final=True)
     assert set(result) == {"charts/bpc_valid", "charts/bpc_test"}
     assert all(isinstance(v, float) for v in result.values())
     for value in result.values():
@@ -127,7 +127,7 @@ def test_untrained_bpc_is_about_log2_50_and_matches_a_single_pass(corpus_dir):
     with torch.no_grad():
         data = ptb_data.batchify(task.corpus.valid, 4)
         outputs, _ = engine.core(data[:-1], engine.initial_state(4))
-        expected = engine.task_loss.bits(outputs, data[1:]).mean().item()
+        expected = engine.head.bits(outputs, data[1:]).mean().item()
     assert result["charts/bpc_valid"] == pytest.approx(expected, rel=1e-10)
     assert task.summary() == {"bpc_valid": result["charts/bpc_valid"], "bpc_test": result["charts/bpc_test"]}
     assert engine.training  # back in train mode
@@ -137,21 +137,52 @@ def test_periodic_final_and_eval_limit(corpus_dir):
     steps, T = 40, 5  # 8 windows make the run
     task, engine = make(corpus_dir, T, steps=steps, eval_batch_size=4, eval_limit=100)
     assert PTBTask.best_metric == "charts/bpc_valid" and task.best_metric == "charts/bpc_valid_subset"
-    periodic = task.evaluate(engine)  # windows_seen 0 of 8: periodic
+    periodic = task.evaluate(engine.core, engine.head, final=False)
     assert set(periodic) == {"charts/bpc_valid_subset"}
-    final = task.evaluate(engine)  # a second call at the same window: the trainer's final call after an early stop
+    final = task.evaluate(engine.core, engine.head, final=True)
     assert set(final) == {"charts/bpc_valid", "charts/bpc_test", "charts/bpc_valid_subset"}
     assert final["charts/bpc_valid_subset"] == pytest.approx(periodic["charts/bpc_valid_subset"], rel=1e-10)
-    engine.windows_seen = steps // T  # the run is complete: final
-    assert task.evaluate(engine) == final  # same weights: the cached result
     with torch.no_grad():
-        engine.task_loss.readout.bias[0] += 1.0
-    assert task.evaluate(engine)["charts/bpc_valid"] != final["charts/bpc_valid"]  # weights changed: recomputed
+        engine.head.readout.bias[0] += 1.0
+    again = task.evaluate(engine.core, engine.head, final=True)
+    assert again["charts/bpc_valid"] != final["charts/bpc_valid"]  # weights changed: a new result
     # Without a limit the periodic evaluation scores the whole validation split under bpc_valid.
     task, engine = make(corpus_dir, T, steps=steps, eval_batch_size=4)
     assert task.best_metric == "charts/bpc_valid"
-    assert set(task.evaluate(engine)) == {"charts/bpc_valid"}
-    assert set(task.evaluate(engine, final=True)) == {"charts/bpc_valid", "charts/bpc_test"}
+    assert set(task.evaluate(engine.core, engine.head, final=False)) == {"charts/bpc_valid"}
+    assert set(task.evaluate(engine.core, engine.head, final=True)) == {"charts/bpc_valid", "charts/bpc_test"}
+
+
+@pytest.mark.parametrize("patience", [0, 1])
+def test_the_trainer_evaluates_periodically_then_once_final(corpus_dir, tmp_path, monkeypatch, patience):
+    """--eval-every 2 over 8 windows: periodic at 2, 4, 6 and one final evaluation at 8 (none periodic there);
+    with --patience 1 a stop after an evaluation without improvement is followed by one final evaluation."""
+    calls = []
+    evaluate = PTBTask.evaluate
+
+    def record(self, core, head, *, final):
+        calls.append((final, core.training))
+        return evaluate(self, core, head, final=final)
+
+    monkeypatch.setattr(PTBTask, "evaluate", record)
+    train_cfg = TrainConfig(
+        task="ptb",
+        horizon=5,
+        batch_size=3,
+        hidden=8,
+        steps=40,
+        progress=False,
+        logdir=str(tmp_path),
+        run_name=f"p{patience}",
+        eval_every=2,
+        patience=patience,
+    )
+    train(train_cfg, EngineConfig(method="bptt"), PTBOptions(data_dir=str(corpus_dir), verify=False, eval_batch_size=4))
+    finals = [final for final, _ in calls]
+    assert finals[-1] is True and finals.count(True) == 1  # the trainer owns the policy: one final evaluation
+    assert not any(training for _, training in calls)  # in eval mode
+    if patience == 0:
+        assert finals == [False, False, False, True]
 
 
 @pytest.mark.parametrize("method", ["bptt", "dni", "dni_aux"])
@@ -284,6 +315,6 @@ def test_paper_scale_configuration_smoke(corpus_dir):
     assert engine.state_size == 2 * 1024
     state = engine.initial_state(4)
     for _ in range(2):
-        window, state = task.next_window(engine, state)
+        window, state = task.next_window(None, state)
         state, metrics = engine.step(window, state)
     assert math.isfinite(float(metrics["losses/task"])) and math.isfinite(float(metrics["losses/synthetic_grad"]))

@@ -86,7 +86,7 @@ def test_nan_guard_skips_updates_then_stops():
 
 def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, monkeypatch):
     """Corrupt the data stream after a few sequences: the run stops (exit 1) and saves the weights from before the fault."""
-    from dni_rnn_tasks.copy import CopyTask
+    from dni_rnn_tasks.copy_tasks import CopyTask
 
     clean = CopyTask._sequence
     calls = {"n": 0}
@@ -97,8 +97,24 @@ def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, m
         return [inputs * math.nan if calls["n"] > 5 else inputs, *rest]
 
     monkeypatch.setattr(CopyTask, "_sequence", poisoned)
-    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "nan", "--steps", "60", *TINY,
-                 "--max-bad-windows", "3"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "copy",
+                "--logdir",
+                str(tmp_path),
+                "--run-name",
+                "nan",
+                "--steps",
+                "60",
+                *TINY,
+                "--max-bad-windows",
+                "3",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "3 consecutive windows had a non-finite loss" in err and "3 windows skipped in all" in err
     saved = load_checkpoint(tmp_path / "nan" / "checkpoint.pt")
@@ -108,25 +124,45 @@ def test_training_stops_on_non_finite_loss_with_a_checkpoint(tmp_path, capsys, m
 
 def test_non_finite_weights_are_never_checkpointed(tmp_path, capsys, monkeypatch):
     """Weights that went non-finite (as with --lr inf) are never saved: the last finite checkpoint stays."""
-    from dni_rnn_tasks.copy import CopyTask
+    from dni_rnn_tasks.copy_tasks import CopyTask
 
     clean = CopyTask.observe
 
-    def poison_after_window_5(self, metrics):
+    def poison_after_window_5(self, metrics, private):
         if self.windows == 5:
             with torch.no_grad():
-                next(self.engine.core.parameters()).fill_(math.inf)
-        return clean(self, metrics)
+                next(self.core.parameters()).fill_(math.inf)
+        return clean(self, metrics, private)
 
-    def remember_engine(self, engine, state):
-        self.engine, self.windows = engine, getattr(self, "windows", 0) + 1
-        return next_window(self, engine, state)
+    def remember_core(self):
+        self.core = build_core(self)
+        return self.core
 
-    next_window = CopyTask.next_window
-    monkeypatch.setattr(CopyTask, "next_window", remember_engine)
+    def count_windows(self, actor, state):
+        self.windows = getattr(self, "windows", 0) + 1
+        return next_window(self, actor, state)
+
+    build_core, next_window = CopyTask.build_core, CopyTask.next_window
+    monkeypatch.setattr(CopyTask, "build_core", remember_core)
+    monkeypatch.setattr(CopyTask, "next_window", count_windows)
     monkeypatch.setattr(CopyTask, "observe", poison_after_window_5)
-    code = main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "inf", "--steps", "60", *TINY,
-                 "--checkpoint-every", "4", "--max-bad-windows", "3"])
+    code = main(
+        [
+            "train",
+            "copy",
+            "--logdir",
+            str(tmp_path),
+            "--run-name",
+            "inf",
+            "--steps",
+            "60",
+            *TINY,
+            "--checkpoint-every",
+            "4",
+            "--max-bad-windows",
+            "3",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "checkpoint.pt holds window 4" in err and "3 windows skipped in all" in err, err
     saved = load_checkpoint(tmp_path / "inf" / "checkpoint.pt")
@@ -134,7 +170,7 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path, capsys, monkeypatch
 
 
 def test_a_run_that_skipped_windows_says_so(tmp_path, capsys, monkeypatch):
-    from dni_rnn_tasks.copy import CopyTask
+    from dni_rnn_tasks.copy_tasks import CopyTask
 
     clean = CopyTask._sequence
     calls = {"n": 0}
@@ -180,7 +216,7 @@ COPY = [*TINY, "--method", "dni", "--threshold", "2.0", "--check-every", "2"]
 def test_sigterm_inside_a_window_resumes_bit_identically(tmp_path, capsys, monkeypatch):
     """The signal arrives after the task drew a window's data: the window still finishes and is checkpointed,
     and the printed command (with the resolved default run name) finishes the run as if never stopped."""
-    from dni_rnn_tasks.copy import CopyTask
+    from dni_rnn_tasks.copy_tasks import CopyTask
 
     base = ["train", "copy", "--logdir", str(tmp_path), "--steps", "60", *COPY]
     assert main([*base, "--run-name", "full"]) == 0
@@ -203,7 +239,9 @@ def test_sigterm_inside_a_window_resumes_bit_identically(tmp_path, capsys, monke
     assert command[0] == "dni-rnn" and command[-2:] == ["--resume", "auto"] and name.startswith("copy__dni__T3__s3__")
     monkeypatch.setattr(CopyTask, "next_window", clean)
     assert main(command[1:]) == 0
-    assert_same_run(load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / name / "checkpoint.pt"))
+    assert_same_run(
+        load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / name / "checkpoint.pt")
+    )
 
 
 def test_a_second_signal_during_the_checkpoint_write_is_ignored(tmp_path, capsys, monkeypatch):
@@ -217,8 +255,24 @@ def test_a_second_signal_during_the_checkpoint_write_is_ignored(tmp_path, capsys
         save(payload, path, keep_previous)
 
     monkeypatch.setattr(training, "save_atomic", save_while_signalled)
-    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "twice", "--steps", "60", *COPY,
-                 "--checkpoint-every", "5"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "copy",
+                "--logdir",
+                str(tmp_path),
+                "--run-name",
+                "twice",
+                "--steps",
+                "60",
+                *COPY,
+                "--checkpoint-every",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert "interrupted at window 5 of 20" in capsys.readouterr().err
     assert load_checkpoint(tmp_path / "twice" / "checkpoint.pt")["window"] == 5
 
@@ -230,8 +284,22 @@ def test_sigterm_resume_is_bit_identical(tmp_path, capsys):
     import time
 
     torch.set_default_dtype(torch.float32)  # as in the subprocess
-    args = [sys.executable, "-m", "dni_rnn", "train", "copy", "--logdir", str(tmp_path), "--run-name", "term",
-            "--steps", "3000000", "--threads", "1", *COPY]
+    args = [
+        sys.executable,
+        "-m",
+        "dni_rnn",
+        "train",
+        "copy",
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "term",
+        "--steps",
+        "3000000",
+        "--threads",
+        "1",
+        *COPY,
+    ]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = tmp_path / "term"
     deadline = time.time() + 120
@@ -255,8 +323,31 @@ def test_sigterm_resume_is_bit_identical(tmp_path, capsys):
 def test_resume_accepts_settings_that_do_not_change_the_run(tmp_path, capsys):
     base = ["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *COPY]
     assert main([*base, "--steps", "30", "--eval-every", "3", "--patience", "0"]) == 0
-    assert main([*base, "--steps", "60", "--resume", "auto", "--eval-every", "7", "--patience", "9", "--log-every", "5",
-                 "--checkpoint-every", "3", "--threads", "1", "--device", "cpu", "--progress"]) == 0
+    assert (
+        main(
+            [
+                *base,
+                "--steps",
+                "60",
+                "--resume",
+                "auto",
+                "--eval-every",
+                "7",
+                "--patience",
+                "9",
+                "--log-every",
+                "5",
+                "--checkpoint-every",
+                "3",
+                "--threads",
+                "1",
+                "--device",
+                "cpu",
+                "--progress",
+            ]
+        )
+        == 0
+    )
     assert main([*base, "--steps", "90", "--resume", "auto", "--seed", "4"]) == 2  # this one changes the run
     assert "from another config: train.seed" in capsys.readouterr().err
 
@@ -275,8 +366,18 @@ def test_ptb_data_are_compared_by_checksum_not_by_path(tmp_path, capsys):
     shutil.copytree(first, copied)
     linked = tmp_path / "link"
     linked.symlink_to(first)
-    base = ["train", "ptb", "--logdir", str(tmp_path), "--run-name", "p", "--no-verify", "--eval-batch-size", "4",
-            *TINY]
+    base = [
+        "train",
+        "ptb",
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "p",
+        "--no-verify",
+        "--eval-batch-size",
+        "4",
+        *TINY,
+    ]
     assert main([*base, "--steps", "12", "--data-dir", str(first)]) == 0
     assert main([*base, "--steps", "18", "--data-dir", str(copied), "--resume", "auto"]) == 0
     assert main([*base, "--steps", "24", "--data-dir", str(linked), "--resume", "auto"]) == 0

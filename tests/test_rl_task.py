@@ -9,6 +9,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dni_rnn.checkpoint import load_checkpoint
 from dni_rnn.cli import main
 from dni_rnn.engine import EngineConfig, WindowEngine
+from dni_rnn.task import Actor
 from dni_rnn.training import TrainConfig, train
 from dni_rnn_tasks.rl import RLOptions, RLTask
 
@@ -18,7 +19,7 @@ def make(horizon=5, batch=3, method="bptt", hidden=8, **options):
     train_cfg = TrainConfig(task="rl", horizon=horizon, batch_size=batch, steps=1000, hidden=hidden)
     task = RLTask(RLOptions(**options), train_cfg, torch.device("cpu"))
     core = task.build_core()
-    engine = WindowEngine(core, task.task_loss(core.output_size), EngineConfig(method=method))
+    engine = WindowEngine(core, task.build_head(core.output_size), EngineConfig(method=method))
     return task, engine
 
 
@@ -28,7 +29,7 @@ class Acting:
 
     def __init__(self, task, engine):
         self.steps, self.values = [], []
-        env_step, heads = task.envs.step, engine.task_loss.heads
+        env_step, heads = task.envs.step, engine.head.predict
 
         def step(actions):
             out = env_step(actions)
@@ -37,17 +38,17 @@ class Acting:
 
         def recording_heads(outputs):
             logits, values = heads(outputs)
-            self.values.append(values)
+            self.values.append(values.squeeze(0))  # acting runs one step at a time: [1, B]
             return logits, values
 
         task.envs.step = step
-        engine.task_loss.heads = recording_heads
+        engine.head.predict = recording_heads
 
     def next_window(self, task, engine, state):
         """``task.next_window`` plus ``{"rewards", "terminated", "truncated", "values", "bootstrap"}``."""
         self.steps.clear()
         self.values.clear()
-        window, state = task.next_window(engine, state)
+        window, state = task.next_window(Actor(engine.core, engine.head), state)
         rewards, terminated, truncated = (torch.stack(x) for x in zip(*self.steps))
         seen = {
             "rewards": rewards,
@@ -109,14 +110,14 @@ def test_pseudo_steps_are_masked_out_of_every_loss_term():
     pseudo = ~window.targets["valid"]
     assert pseudo.any()
     outputs = torch.randn(5, 3, 8, requires_grad=True)
-    loss, metrics = engine.task_loss(outputs, window)
+    loss, metrics = engine.head.loss(outputs, window)
     (grad,) = torch.autograd.grad(loss, outputs)
     assert grad[pseudo].eq(0).all() and grad[~pseudo].abs().sum() > 0
     scrambled = {**window.targets}
     for key in ("returns", "advantages"):
         scrambled[key] = torch.where(pseudo, torch.full_like(window.targets[key], 1e3), window.targets[key])
     scrambled["actions"] = torch.where(pseudo, 1 - window.targets["actions"], window.targets["actions"])
-    loss2, metrics2 = engine.task_loss(outputs, window._replace(targets=scrambled))
+    loss2, metrics2 = engine.head.loss(outputs, window._replace(targets=scrambled))
     assert torch.equal(loss, loss2)
     assert set(metrics) == {"losses/policy", "losses/value", "losses/entropy"}
     assert all(not m.requires_grad for m in metrics.values())
@@ -134,7 +135,7 @@ def test_acting_forward_equals_the_training_forward(method):
     assert window.resets[1:].any() and not window.resets[0].all()  # a reset in the middle, a carried start
     assert state is start  # the carried state is handed back unchanged
     outputs, final = engine.core(window.inputs, start, window.resets)
-    logits, values = engine.task_loss.heads(outputs)
+    logits, values = engine.head.predict(outputs)
     assert torch.allclose(values, seen["values"], atol=1e-12)
     for a, b in zip(final, task.acting_state):
         assert torch.allclose(a, b, atol=1e-12)
@@ -275,15 +276,15 @@ def test_native_env_state_round_trips_through_the_task():
     task, engine = make(horizon=5, batch=3, memory_length=3)
     state = engine.initial_state(3)
     for _ in range(3):
-        window, state = task.next_window(engine, state)
+        window, state = task.next_window(Actor(engine.core, engine.head), state)
         state = task.acting_state
     saved = task.state_dict()
     assert set(saved["env"]) == {"tensors", "autoreset_pending", "has_been_reset", "generator"}
     assert set(saved["episode_statistics"]) == {"episode_returns", "episode_lengths", "previous_done"}
-    want, _ = task.next_window(engine, state)
+    want, _ = task.next_window(Actor(engine.core, engine.head), state)
     restored, _ = make(horizon=5, batch=3, memory_length=3)
     restored.load_state_dict(saved)
-    got, _ = restored.next_window(engine, state)
+    got, _ = restored.next_window(Actor(engine.core, engine.head), state)
     assert torch.equal(got.inputs, want.inputs) and torch.equal(got.resets, want.resets)
     for key in want.targets:
         assert torch.equal(got.targets[key], want.targets[key]), key

@@ -30,7 +30,7 @@ def test_zero_synthetic_gradient_is_truncated_bptt_for_every_target(options):
     state = ref_state = engine.initial_state(BATCH)
     for window in windows_of(inputs, targets, resets, HORIZON):
         state, _ = engine.step(window, state)
-        got = grads_of(engine.core) + grads_of(engine.task_loss)
+        got = grads_of(engine.core) + grads_of(engine.head)
         core.zero_grad(), loss.zero_grad()
         outputs, ref_state = core(window.inputs, tuple(t.detach() for t in ref_state), window.resets)
         loss(outputs, window)[0].backward()

@@ -42,11 +42,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dni_rnn.config import option
+from dni_rnn.config import check_fields, option
 from dni_rnn.cores import EncodedCore, make_core
 from dni_rnn.engine import Window
+from dni_rnn.head import Head
 from dni_rnn.state import State
-from dni_rnn.task import Task
+from dni_rnn.task import Actor, Task
+from dni_rnn.train_config import TrainConfig
 from dni_rnn_tasks.ptb.corpus import load_splits
 from dni_rnn_tasks.ptb.fetch import download
 from dni_rnn_tasks.ptb.stream import CharStream, batchify
@@ -74,29 +76,26 @@ class PTBOptions:
         False, "Download the standard files (sha256-checked) into --data-dir (default ~/.cache/dni_rnn/ptb) first."
     )
     verify: bool = option(True, "Check the sha256 of the data files against the standard checksums.")
-    embedding: int = option(64, "Width of the input symbol embedding (>= 50 can represent a one-hot code).")
-    eval_batch_size: int = option(32, "Contiguous streams the valid/test splits are cut into for evaluation.")
+    embedding: int = option(64, "Width of the input symbol embedding (>= 50 can represent a one-hot code).", low=1)
+    eval_batch_size: int = option(32, "Contiguous streams the valid/test splits are cut into for evaluation.", low=1)
     eval_horizon: int = option(
-        256, "Steps per evaluation window (one fused kernel call each); the state is carried anyway."
+        256, "Steps per evaluation window (one fused kernel call each); the state is carried anyway.", low=1
     )
     eval_limit: int | None = option(
         None,
         "Max validation characters scored by the periodic evaluations (None: whole split); "
         "the final evaluation always scores the whole valid and test splits.",
+        low=1,
     )
 
     def __post_init__(self):
-        for name in ("embedding", "eval_batch_size", "eval_horizon"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
-        if self.eval_limit is not None and self.eval_limit < 1:
-            raise ValueError(f"--eval-limit must be >= 1 or none, got {self.eval_limit}")
+        check_fields(self)
 
 
-class CharLoss(nn.Module):
+class CharHead(Head):
     """Linear readout to ``vocab_size`` logits and cross-entropy in bits.
 
-    ``forward(outputs [T, B, H], window) -> (loss, metrics)``: ``loss`` is the mean over the window's
+    ``loss(outputs [T, B, H], window) -> (loss, metrics)``: ``loss`` is the mean over the window's
     ``T * B`` predictions (the window's bits per character), so every window has the same normalisation.
     """
 
@@ -110,7 +109,7 @@ class CharLoss(nn.Module):
         nats = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
         return nats.view(targets.shape) / LN2
 
-    def forward(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
         loss = self.bits(outputs, window.targets).mean()
         return loss, {"charts/bpc_train": loss.detach()}
 
@@ -122,8 +121,8 @@ class PTBTask(Task):
     best_metric = "charts/bpc_valid"
     resume_ignores = ("data_dir", "download", "verify")  # where the files are: the data are compared by data_checksum()
 
-    def __init__(self, options: PTBOptions, train, device):
-        super().__init__(options, train, device)
+    def __init__(self, options: PTBOptions, run: TrainConfig, device: torch.device):
+        super().__init__(options, run, device)
         if options.download:
             download(options.data_dir)
         # DataError (a ValueError with a one-line message naming the file) propagates to the CLI.
@@ -131,15 +130,13 @@ class PTBTask(Task):
         self.vocab_size = self.corpus.vocab_size
         self.input_size = options.embedding
         # drop_last: every window has exactly T steps, so the loss normalisation never changes.
-        self.stream = CharStream(self.corpus.train, train.batch_size, train.horizon, device, drop_last=True)
-        self._epoch_end = torch.ones(train.batch_size, dtype=torch.bool, device=device)
+        self.stream = CharStream(self.corpus.train, run.batch_size, run.horizon, device, drop_last=True)
+        self._epoch_end = torch.ones(run.batch_size, dtype=torch.bool, device=device)
         self._subset_rows = self._rows_for_limit(options.eval_limit)
         if self._subset_rows is not None:
             # Periodic evaluations then score a subset: early stopping must compare subset with subset.
             self.best_metric = "charts/bpc_valid_subset"
         self.last: dict[str, float] = {"bpc_valid": math.nan, "bpc_test": math.nan}
-        self._cache: tuple | None = None  # (windows_seen, parameter fingerprint, result) of the last final eval
-        self._last_eval_windows: int | None = None
 
     def _rows_for_limit(self, limit: int | None) -> int | None:
         """Steps per validation stream scored by a periodic evaluation; None when that is the whole split."""
@@ -161,15 +158,15 @@ class PTBTask(Task):
     def build_core(self) -> nn.Module:
         embedding = nn.Embedding(self.vocab_size, self.options.embedding)
         return EncodedCore(
-            embedding, make_core(self.train.cell, self.options.embedding, self.train.hidden, self.train.layers)
+            embedding, make_core(self.run.cell, self.options.embedding, self.run.hidden, self.run.layers)
         )
 
-    def task_loss(self, core_output_size: int) -> nn.Module:
-        return CharLoss(core_output_size, self.vocab_size)
+    def build_head(self, core_output_size: int) -> CharHead:
+        return CharHead(core_output_size, self.vocab_size)
 
     # ----- the stream -------------------------------------------------------------------------------
 
-    def next_window(self, engine: nn.Module, state: State) -> tuple[Window, State]:
+    def next_window(self, actor: Actor | None, state: State) -> tuple[Window, State]:
         inputs, targets = next(self.stream)  # (T, B) each, views into the batchified corpus
         resets = None
         if self.stream.wrapped:
@@ -183,20 +180,10 @@ class PTBTask(Task):
 
     # ----- evaluation -------------------------------------------------------------------------------
 
-    def _is_final(self, engine: nn.Module) -> bool:
-        """The trainer's last call: the run is complete, or a second call at the same window (the trainer
-        evaluates once more after an early stop, at the window of the evaluation that stopped it)."""
-        seen = engine.windows_seen
-        return seen >= self.train.steps // self.train.horizon or seen == self._last_eval_windows
-
-    @staticmethod
-    def _fingerprint(engine: nn.Module) -> Tensor:
-        with torch.no_grad():
-            return torch.stack(
-                [torch.stack([p.double().sum(), p.double().pow(2).sum()]) for p in engine.parameters()]
-            ).cpu()
-
-    def _bits(self, engine: nn.Module, ids: Tensor, rows: int | None = None) -> tuple[float, int, float, int]:
+    @torch.no_grad()
+    def _bits(
+        self, core: nn.Module, head: CharHead, ids: Tensor, rows: int | None = None
+    ) -> tuple[float, int, float, int]:
         """Score a split with the state carried across all of it.
 
         Args:
@@ -208,17 +195,17 @@ class PTBTask(Task):
             and the same for the first ``self._subset_rows`` steps of every stream (0, 0 without a limit).
         """
         batch, horizon = self.options.eval_batch_size, self.options.eval_horizon
-        device = next(engine.parameters()).device
+        device = next(core.parameters()).device
         data = batchify(ids, batch).to(device)  # (L, B)
         steps = data.shape[0] - 1 if rows is None else min(rows, data.shape[0] - 1)
         subset = self._subset_rows
-        state = engine.initial_state(batch, device)
+        state = core.initial_state(batch, device)
         total = torch.zeros((), dtype=torch.float64, device=device)
         subset_total = torch.zeros((), dtype=torch.float64, device=device)
         for start in range(0, steps, horizon):
             stop = min(start + horizon, steps)
-            outputs, state = engine.core(data[start:stop], state)
-            bits = engine.task_loss.bits(outputs, data[start + 1 : stop + 1]).double()  # (t, B)
+            outputs, state = core(data[start:stop], state)
+            bits = head.bits(outputs, data[start + 1 : stop + 1]).double()  # (t, B)
             total += bits.sum()
             if subset is not None and start < subset:
                 subset_total += bits[: subset - start].sum()
@@ -226,50 +213,32 @@ class PTBTask(Task):
         subset_count = min(subset, steps) * batch if subset is not None else 0
         return float(total), steps * batch, float(subset_total), subset_count
 
-    def evaluate(self, engine: nn.Module, final: bool | None = None) -> dict[str, float]:
+    def evaluate(self, core: nn.Module, head: CharHead, *, final: bool) -> dict[str, float]:
         """Bits per character of the current model, with the state carried across each split.
 
         Args:
-            engine: the :class:`~dni_rnn.engine.WindowEngine` (its ``core`` and ``task_loss``); works on a
-                freshly built one.
-            final: score the whole validation and test splits. Default: detected, True for the
-                trainer's last call (see :meth:`_is_final`), False for periodic ones.
+            core, head: the model (trained or freshly built).
+            final: score the whole validation and test splits (the trainer's one last evaluation).
 
         Returns:
             ``{"charts/bpc_valid": float}`` for a periodic evaluation without ``eval_limit``,
             ``{"charts/bpc_valid_subset": float}`` for one with it; a final evaluation returns
             ``charts/bpc_valid`` and ``charts/bpc_test`` (plus ``charts/bpc_valid_subset`` with a limit).
         """
-        if final is None:
-            final = self._is_final(engine)
-        self._last_eval_windows = engine.windows_seen
-        if final and self._cache is not None:
-            # The trainer evaluates twice at the last window when --eval-every divides the run: a full
-            # valid+test pass is costly, so reuse it when neither the window nor the weights changed.
-            windows, fingerprint, result = self._cache
-            if windows == engine.windows_seen and torch.equal(fingerprint, self._fingerprint(engine)):
-                return dict(result)
-        was_training = engine.training
-        engine.eval()
-        try:
-            with torch.no_grad():
-                if final:
-                    bits, count, sub_bits, sub_count = self._bits(engine, self.corpus.valid)
-                    test_bits, test_count, _, _ = self._bits(engine, self.corpus.test)
-                    result = {"charts/bpc_valid": bits / count, "charts/bpc_test": test_bits / test_count}
-                    if sub_count:
-                        result["charts/bpc_valid_subset"] = sub_bits / sub_count
-                    self.last = {"bpc_valid": result["charts/bpc_valid"], "bpc_test": result["charts/bpc_test"]}
-                    self._cache = (engine.windows_seen, self._fingerprint(engine), dict(result))
-                elif self._subset_rows is not None:
-                    _, _, sub_bits, sub_count = self._bits(engine, self.corpus.valid, self._subset_rows)
-                    result = {"charts/bpc_valid_subset": sub_bits / sub_count}
-                else:
-                    bits, count, _, _ = self._bits(engine, self.corpus.valid)
-                    result = {"charts/bpc_valid": bits / count}
-                    self.last["bpc_valid"] = result["charts/bpc_valid"]
-        finally:
-            engine.train(was_training)
+        if final:
+            bits, count, sub_bits, sub_count = self._bits(core, head, self.corpus.valid)
+            test_bits, test_count, _, _ = self._bits(core, head, self.corpus.test)
+            result = {"charts/bpc_valid": bits / count, "charts/bpc_test": test_bits / test_count}
+            if sub_count:
+                result["charts/bpc_valid_subset"] = sub_bits / sub_count
+            self.last = {"bpc_valid": result["charts/bpc_valid"], "bpc_test": result["charts/bpc_test"]}
+        elif self._subset_rows is not None:
+            _, _, sub_bits, sub_count = self._bits(core, head, self.corpus.valid, self._subset_rows)
+            result = {"charts/bpc_valid_subset": sub_bits / sub_count}
+        else:
+            bits, count, _, _ = self._bits(core, head, self.corpus.valid)
+            result = {"charts/bpc_valid": bits / count}
+            self.last["bpc_valid"] = result["charts/bpc_valid"]
         return result
 
     def summary(self) -> dict[str, float]:
@@ -283,11 +252,9 @@ class PTBTask(Task):
             **super().state_dict(),
             "stream": self.stream.state_dict(),  # exact resume: the next window is the one that would have come
             "last": dict(self.last),
-            "last_eval_windows": self._last_eval_windows,
         }
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.stream.load_state_dict(state["stream"])
         self.last = dict(state["last"])
-        self._last_eval_windows = state["last_eval_windows"]

@@ -6,8 +6,8 @@ file per family, and their gymnasium ids), ``adapters`` (any gymnasium id as tor
 ``episode_statistics`` (returns and lengths on the device), ``observations`` (flat features of any space).
 """
 
-from dni_rnn_tasks.rl.losses import ActorCriticLoss, lambda_returns
+from dni_rnn_tasks.rl.losses import ActorCriticHead, lambda_returns
 from dni_rnn_tasks.rl.options import RLOptions
 from dni_rnn_tasks.rl.task import RLTask
 
-__all__ = ["ActorCriticLoss", "RLOptions", "RLTask", "lambda_returns"]
+__all__ = ["ActorCriticHead", "RLOptions", "RLTask", "lambda_returns"]

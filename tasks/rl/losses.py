@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dni_rnn.engine import Window
+from dni_rnn.head import Head
 
-__all__ = ["ActorCriticLoss", "lambda_returns"]
+__all__ = ["ActorCriticHead", "lambda_returns"]
 
 
 def lambda_returns(
@@ -43,7 +44,7 @@ def lambda_returns(
     return returns
 
 
-class ActorCriticLoss(nn.Module):
+class ActorCriticHead(Head):
     """Policy head (categorical logits) and value head on the core's outputs; the actor-critic loss."""
 
     def __init__(self, hidden: int, num_actions: int, value_coef: float, entropy_coef: float):
@@ -56,13 +57,13 @@ class ActorCriticLoss(nn.Module):
             self.policy.weight.mul_(0.01)
             self.policy.bias.zero_()
 
-    def heads(self, outputs: Tensor) -> tuple[Tensor, Tensor]:
-        """``(logits [..., A], values [...])``."""
+    def predict(self, outputs: Tensor) -> tuple[Tensor, Tensor]:
+        """``(logits [..., A], values [...])``: what acting reads."""
         return self.policy(outputs), self.value(outputs).squeeze(-1)
 
-    def forward(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
         targets = window.targets
-        logits, values = self.heads(outputs)  # (T, B, A), (T, B)
+        logits, values = self.predict(outputs)  # (T, B, A), (T, B)
         log_probs = F.log_softmax(logits, dim=-1)
         log_prob = log_probs.gather(-1, targets["actions"].unsqueeze(-1)).squeeze(-1)
         entropy = -(log_probs.exp() * log_probs).sum(-1)

@@ -45,14 +45,16 @@ from typing import Any
 import gymnasium
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from dni_rnn.distributed import sum_over_ranks
 from dni_rnn.engine import Window
-from dni_rnn.state import State, reset_state
-from dni_rnn.task import Task
+from dni_rnn.state import State
+from dni_rnn.task import Actor, Task
+from dni_rnn.tensorboard_log import Ratio
+from dni_rnn.train_config import TrainConfig
 from dni_rnn_tasks.rl.envs import TorchBatchedEnv
-from dni_rnn_tasks.rl.losses import ActorCriticLoss, lambda_returns
+from dni_rnn_tasks.rl.losses import ActorCriticHead, lambda_returns
 from dni_rnn_tasks.rl.make import make_envs
 from dni_rnn_tasks.rl.observations import flatten_observation
 from dni_rnn_tasks.rl.options import RLOptions
@@ -68,9 +70,9 @@ class RLTask(Task):
     # episode statistics are summed over ranks where they are reported.
     local_windows = True
 
-    def __init__(self, options: RLOptions, train, device):
-        super().__init__(options, train, device)
-        self.batch = train.batch_size
+    def __init__(self, options: RLOptions, run: TrainConfig, device: torch.device):
+        super().__init__(options, run, device)
+        self.batch = run.batch_size
         self.envs = make_envs(options, self.batch, device)
         env = self.envs.unwrapped
         self.native = isinstance(env, TorchBatchedEnv)
@@ -83,11 +85,9 @@ class RLTask(Task):
         self.input_size = (
             self.observation_size + (self.num_actions if options.prev_action else 0) + (1 if options.prev_reward else 0)
         )
-        self._start_episodes(seed=train.seed)
-        # episode statistics, on the device: [episodes ended, sum of returns, sum of lengths, successes]
+        self._start_episodes(seed=run.seed)
+        # episode statistics per window, on the device: [episodes ended, sum of returns, sum of lengths, successes]
         self._window_stats: list[Tensor] = []
-        self._log_sums = torch.zeros(4, device=device)
-        self._windows_since_log = 0
 
     def _start_episodes(self, seed: int) -> None:
         observation, _ = self.envs.reset(seed=seed)
@@ -97,8 +97,8 @@ class RLTask(Task):
         self._first = torch.ones(self.batch, dtype=torch.bool, device=self.device)  # reset before the next step
         self._pseudo = torch.zeros(self.batch, dtype=torch.bool, device=self.device)  # the next step only resets
 
-    def task_loss(self, core_output_size: int) -> nn.Module:
-        return ActorCriticLoss(core_output_size, self.num_actions, self.options.value_coef, self.options.entropy_coef)
+    def build_head(self, core_output_size: int) -> ActorCriticHead:
+        return ActorCriticHead(core_output_size, self.num_actions, self.options.value_coef, self.options.entropy_coef)
 
     # ----- acting -----------------------------------------------------------------------------------
 
@@ -112,18 +112,16 @@ class RLTask(Task):
             parts.append(self._prev_reward.to(torch.float32).unsqueeze(-1) * keep)
         return torch.cat(parts, dim=-1).to(dtype)
 
-    def _core_step(self, engine, x: Tensor, state: State, reset: Tensor, initial: State) -> tuple[Tensor, State]:
-        """One step of the core from ``state``, reset first where ``reset`` (as the core does it in a window)."""
-        state = reset_state(state, initial, reset)
-        outputs, state = engine.core(x.unsqueeze(0), state)
-        return outputs[0], state
+    @staticmethod
+    def _act(actor: Actor, x: Tensor, state: State, reset: Tensor) -> tuple[tuple[Tensor, Tensor], State]:
+        """One step of the model from ``state``, reset first where ``reset``: ``((logits [B, A], value [B]), state)``."""
+        (logits, values), state = actor.act(x.unsqueeze(0), state, reset.unsqueeze(0))
+        return (logits[0], values[0]), state
 
     @torch.no_grad()
-    def next_window(self, engine, state: State) -> tuple[Window, State]:
-        horizon, batch, device = self.train.horizon, self.batch, self.device
-        dtype = next(engine.core.parameters()).dtype
-        initial = engine.initial_state(batch, device, dtype)
-        heads = engine.task_loss.heads
+    def next_window(self, actor: Actor, state: State) -> tuple[Window, State]:
+        horizon, batch, device = self.run.horizon, self.batch, self.device
+        dtype = actor.dtype
         inputs = torch.empty(horizon, batch, self.input_size, device=device, dtype=dtype)
         resets = torch.empty(horizon, batch, dtype=torch.bool, device=device)
         valid = torch.empty(horizon, batch, dtype=torch.bool, device=device)
@@ -139,8 +137,7 @@ class RLTask(Task):
         for t in range(horizon):
             x = self._input(dtype)
             inputs[t], resets[t], valid[t] = x, self._first, ~self._pseudo
-            outputs, acting = self._core_step(engine, x, acting, self._first, initial)
-            logits, value = heads(outputs)
+            (logits, value), acting = self._act(actor, x, acting, self._first)
             probs = torch.softmax(logits.float(), dim=-1)
             action = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
             observation, reward, term, trunc, infos = self.envs.step(action)
@@ -154,11 +151,10 @@ class RLTask(Task):
             self._first, self._pseudo = self._pseudo, term | trunc
         self.acting_state = acting  # where acting ended: the engine's training forward ends there too
         # V of the step after the window: the bootstrap of G_T (one extra step, its state discarded)
-        outputs, _ = self._core_step(engine, self._input(dtype), acting, self._first, initial)
-        bootstrap = heads(outputs)[1]
+        (_, bootstrap), _ = self._act(actor, self._input(dtype), acting, self._first)
         opts = self.options
         returns = lambda_returns(rewards, values, bootstrap, terminated, truncated, valid, opts.gamma, opts.td_lambda)
-        targets = {  # what ActorCriticLoss reads
+        targets = {  # what ActorCriticHead.loss reads
             "actions": actions,
             "valid": valid,
             "returns": returns,
@@ -178,21 +174,17 @@ class RLTask(Task):
             success = (ended & (rewards > self.success_reward * self.options.reward_scale)).to(torch.float32)
         stats = torch.stack([ended_f.sum(), (returns * ended_f).sum(), (lengths * ended_f).sum(), success.sum()])
         self._window_stats.append(stats)
-        self._log_sums += stats
-        self._windows_since_log += 1
 
-    def observe(self, metrics: dict[str, Tensor]) -> dict[str, float]:
-        """Every ``--log-every`` windows (one host sync): the episodes that ended since the last point."""
-        if self._windows_since_log < self.train.log_every:
-            return {}
-        count, total_return, total_length, successes = sum_over_ranks(self._log_sums).tolist()
-        self._log_sums.zero_()
-        self._windows_since_log = 0
-        if count == 0:
-            return {}
-        scalars = {"charts/episodic_return": total_return / count, "charts/episodic_length": total_length / count}
+    def observe(self, metrics: dict[str, Tensor], private: dict[str, Tensor]) -> dict[str, Ratio]:
+        """The episodes that ended in the last window, as ratios the logger combines until its next point
+        (over every rank's environments): the mean return, length and success of those episodes."""
+        count, total_return, total_length, successes = self._window_stats[-1]
+        scalars = {
+            "charts/episodic_return": Ratio(total_return, count),
+            "charts/episodic_length": Ratio(total_length, count),
+        }
         if self.success_reward is not None:
-            scalars["charts/success_rate"] = successes / count
+            scalars["charts/success_rate"] = Ratio(successes, count)
         return scalars
 
     def final_stats(self) -> dict[str, float]:
@@ -201,7 +193,9 @@ class RLTask(Task):
             return {}
         windows = len(self._window_stats)
         last = max(1, math.ceil(self.options.final_fraction * windows))
-        count, total_return, total_length, successes = sum_over_ranks(torch.stack(self._window_stats[-last:]).sum(0)).tolist()
+        count, total_return, total_length, successes = sum_over_ranks(
+            torch.stack(self._window_stats[-last:]).sum(0)
+        ).tolist()
         out = {
             "final_windows": float(last),
             "final_episodes": count,
@@ -228,8 +222,6 @@ class RLTask(Task):
         out = {
             **super().state_dict(),
             "window_stats": torch.stack(self._window_stats) if self._window_stats else None,
-            "log_sums": self._log_sums.clone(),
-            "windows_since_log": self._windows_since_log,
         }
         if self.native:
             out["carry"] = {
@@ -244,8 +236,6 @@ class RLTask(Task):
         super().load_state_dict(state)
         stats = state["window_stats"]
         self._window_stats = [] if stats is None else list(stats.to(self.device).unbind(0))
-        self._log_sums = state["log_sums"].to(self.device).clone()
-        self._windows_since_log = state["windows_since_log"]
         if self.native and "env" in state:
             self.envs.unwrapped.load_state_dict(state["env"])
             self.envs.load_state_dict(state["episode_statistics"])
@@ -254,4 +244,4 @@ class RLTask(Task):
         else:
             # New episodes, from a seed that depends on how far the run got; the carried core state is
             # reset at their first step.
-            self._start_episodes(seed=self.train.seed + 1_000_003 * len(self._window_stats))
+            self._start_episodes(seed=self.run.seed + 1_000_003 * len(self._window_stats))

@@ -18,6 +18,7 @@ Losses, in bits (binary cross-entropy / ln 2):
   N, so the threshold means the same at every level (0.15 bits per bit is a mean probability of
   about 0.9 on the right bit).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,9 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dni_rnn.config import option
+from dni_rnn.config import check_fields, option
 from dni_rnn.engine import Window
+from dni_rnn.head import PRIVATE, Head
 from dni_rnn.task import Task
+from dni_rnn.train_config import TrainConfig
 
 LN2 = 0.6931471805599453
 CONTEXTS = ("none", "inputs", "targets")
@@ -36,35 +39,38 @@ CONTEXTS = ("none", "inputs", "targets")
 
 @dataclass
 class CopyOptions:
-    bits: int = option(8, "Width of the random binary vectors.")
-    threshold: float = option(0.15, "Curriculum threshold: mean loss per output bit, in bits.")
-    check_every: int = option(64, "Sequences (per batch entry) between two curriculum checks.")
-    start_length: int = option(1, "N at the start of the curriculum.")
-    sg_context: str = option("none", "cDNI: what M reads besides the state at a boundary: none, inputs (the next window's inputs) or targets (its targets and loss mask: a labelled, privileged variant).")
+    bits: int = option(8, "Width of the random binary vectors.", low=1)
+    threshold: float = option(0.15, "Curriculum threshold: mean loss per output bit, in bits (> 0).", low=0.0)
+    check_every: int = option(64, "Sequences (per batch entry) between two curriculum checks.", low=1)
+    start_length: int = option(1, "N at the start of the curriculum.", low=1)
+    sg_context: str = option(
+        "none",
+        "cDNI: what M reads besides the state at a boundary: none, inputs (the next window's inputs) or targets (its targets and loss mask: a labelled, privileged variant).",
+        choices=CONTEXTS,
+    )
 
     def __post_init__(self):
-        if self.bits < 1 or self.check_every < 1 or self.start_length < 1:
-            raise ValueError("bits, check_every and start_length must be >= 1")
-        if self.sg_context not in CONTEXTS:
-            raise ValueError(f"unknown sg_context {self.sg_context!r}; choose one of {', '.join(CONTEXTS)}")
+        check_fields(self)
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0, got {self.threshold}")
 
 
-class BitsLoss(nn.Module):
-    """Linear readout to logits and masked binary cross-entropy in bits, summed / (T * B)."""
+class BitsHead(Head):
+    """Linear readout to logits and masked binary cross-entropy in bits, summed / (T * B).
+
+    Its private metrics (the curriculum's bookkeeping): ``bits_sum`` and ``output_steps`` of the window.
+    """
 
     def __init__(self, hidden: int, width: int):
         super().__init__()
         self.readout = nn.Linear(hidden, width)
 
-    def forward(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict]:
         logits = self.readout(outputs)  # (T, B, W)
         bits = F.binary_cross_entropy_with_logits(logits, window.targets, reduction="none").sum(-1) / LN2
         masked = bits * window.loss_mask  # (T, B)
         return masked.sum() / masked.numel(), {
-            "bits_sum": masked.sum().detach(),
-            "output_steps": window.loss_mask.sum().detach(),
+            PRIVATE: {"bits_sum": masked.sum().detach(), "output_steps": window.loss_mask.sum().detach()},
         }
 
 
@@ -74,13 +80,16 @@ class CopyTask(Task):
     Config = CopyOptions
     repeat = False
 
-    def __init__(self, options: CopyOptions, train, device):
-        super().__init__(options, train, device)
+    def __init__(self, options: CopyOptions, run: TrainConfig, device: torch.device):
+        super().__init__(options, run, device)
         self.input_size = options.bits + (2 if self.repeat else 1)
         self.output_size = options.bits + (1 if self.repeat else 0)
-        horizon = train.horizon
-        self.context_size = {"none": 0, "inputs": horizon * self.input_size,
-                             "targets": horizon * (self.output_size + 1)}[options.sg_context]
+        horizon = run.horizon
+        self.context_size = {
+            "none": 0,
+            "inputs": horizon * self.input_size,
+            "targets": horizon * (self.output_size + 1),
+        }[options.sg_context]
         self.length = options.start_length
         self.repeats = 1
         self._pending: list[Tensor] | None = None  # inputs, targets, loss_mask, resets, sequence_ends
@@ -93,7 +102,7 @@ class CopyTask(Task):
 
     def _sequence(self) -> list[Tensor]:
         """One aligned batch of sequences at the current level: inputs, targets, mask, resets, ends."""
-        n, r, bits, batch = self.length, self.repeats if self.repeat else 1, self.options.bits, self.train.batch_size
+        n, r, bits, batch = self.length, self.repeats if self.repeat else 1, self.options.bits, self.run.batch_size
         output_steps = n * r + (1 if self.repeat else 0)
         steps = n + 1 + output_steps
         pattern = torch.randint(0, 2, (n, batch, bits), generator=self.generator, device=self.device).float()
@@ -113,8 +122,8 @@ class CopyTask(Task):
         ends[-1] = True
         return [inputs, targets, loss_mask, resets, ends]
 
-    def next_window(self, engine, state):
-        horizon = self.train.horizon
+    def next_window(self, actor, state):
+        horizon = self.run.horizon
         # Keep one step beyond the window so that we know whether the next step starts a new sequence, and
         # the whole next window when M reads it (cDNI).
         ahead = 2 * horizon if self.context_size else horizon + 1
@@ -142,13 +151,13 @@ class CopyTask(Task):
 
     # ----- the curriculum ---------------------------------------------------------------------------
 
-    def observe(self, metrics):
-        self._bits += metrics["bits_sum"]
-        self._output_steps += metrics["output_steps"]
+    def observe(self, metrics, private):
+        self._bits += private["bits_sum"]
+        self._output_steps += private["output_steps"]
         if self._sequences < self.options.check_every:
             return {}
         # One host sync per check, not per window.
-        per_bit = float(self._bits / (self._output_steps.clamp_min(1) * self.output_size) )
+        per_bit = float(self._bits / (self._output_steps.clamp_min(1) * self.output_size))
         self.last_check_loss = per_bit
         if per_bit < self.options.threshold:
             self._advance()
@@ -166,14 +175,21 @@ class CopyTask(Task):
         else:
             self.length += 1
 
+    def progress(self, scalars):
+        shown = {"curriculum_length": "charts/curriculum_length", "curriculum_repeats": "charts/curriculum_repeats"}
+        return {
+            **super().progress(scalars),
+            **{name: f"{scalars[tag]:.3g}" for name, tag in shown.items() if tag in scalars},
+        }
+
     def summary(self):
         out = {"max_length": float(self.length)}
         if self.repeat:
             out["max_repeats"] = float(self.repeats)
         return out
 
-    def task_loss(self, core_output_size: int) -> nn.Module:
-        return BitsLoss(core_output_size, self.output_size)
+    def build_head(self, core_output_size: int) -> BitsHead:
+        return BitsHead(core_output_size, self.output_size)
 
     def state_dict(self):
         return {
