@@ -5,6 +5,7 @@ must also be finite) and a fixed set of ``choices``. :func:`check_fields` checks
 and choice of a dataclass in one place (a ``ValueError`` naming the flag), and the command line shows
 the choices through argparse's ``choices`` and the range in the help text.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,9 @@ import typing
 from typing import Any
 
 
-def option(default: Any, help: str, *, low: float | None = None, high: float | None = None,
-           choices: tuple | None = None) -> Any:
+def option(
+    default: Any, help: str, *, low: float | None = None, high: float | None = None, choices: tuple | None = None
+) -> Any:
     """A dataclass field with a default, the help text the CLI shows for it, and its valid values.
 
     Args:
@@ -43,8 +45,9 @@ def describe_range(low: float | None, high: float | None) -> str:
     return f"<= {high}"
 
 
-def check_value(name: str, value: Any, low: float | None = None, high: float | None = None,
-                choices: tuple | None = None) -> None:
+def check_value(
+    name: str, value: Any, low: float | None = None, high: float | None = None, choices: tuple | None = None
+) -> None:
     """Raise ``ValueError`` (naming ``--name``) unless ``value`` is one of ``choices`` / finite and in ``[low, high]``.
 
     ``None`` (an optional field left unset) and booleans always pass.
@@ -78,8 +81,9 @@ def _parse_optional(kind):
     return parse
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
-                            choices: dict[str, tuple] | None = None) -> None:
+def add_dataclass_arguments(
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), choices: dict[str, tuple] | None = None
+) -> None:
     """Add ``--field-name`` for every field of the dataclass ``cls`` (help, default, choices from the field).
 
     ``choices`` adds argparse choices to fields that do not declare them (``{"method": METHODS}``).
