@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary
 from dni_rnn.config import check_fields, option
+from dni_rnn.least_squares import LeastSquaresFit
 from dni_rnn.probe import SGProbe
 from dni_rnn.state import (
     State,
@@ -96,6 +97,12 @@ class EngineConfig:
                               "target).", low=0.0, high=1.0)
     sg_target_ema: float = option(0.0, "tau of a slowly updated target copy of M for the bootstrap "
                                   "(M' <- (1-tau) M' + tau M); 0: bootstrap with M.", low=0.0, high=1.0)
+    sg_solver: str = option("adam", "How M learns: adam (its optimiser, --sg-lr) or least_squares (a linear M re-fit "
+                            "in closed form to its exponentially weighted targets).", choices=("adam", "least_squares"))
+    sg_forgetting: float = option(0.99, "least_squares: per-window weight of past targets, in (0, 1].", low=0.0,
+                                  high=1.0)
+    sg_ridge: float = option(1e-2, "least_squares: ridge term.", low=0.0)
+    sg_solve_every: int = option(4, "least_squares: windows between two solves.", low=1)
     sg_shuffle: bool = option(False, "Control: permute M's injected predictions across the batch (M still learns "
                               "unshuffled).")
     probe_every: int = option(0, "Every k windows compare M(s_T) with the true discounted gradient of the next "
@@ -108,7 +115,9 @@ class EngineConfig:
         self.sg_hidden = tuple(self.sg_hidden)
         check_fields(self)
         # Zero is in range for a scale but not for these: a zero step size or clip trains nothing.
-        for name in ("lr", "sg_lr", "grad_clip", "sg_grad_clip", "sg_clip_prediction"):
+        if self.sg_solver == "least_squares" and self.sg_hidden:
+            raise ValueError("--sg-solver least_squares fits a linear M: leave --sg-hidden empty")
+        for name in ("lr", "sg_lr", "grad_clip", "sg_grad_clip", "sg_clip_prediction", "sg_forgetting"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
@@ -166,6 +175,9 @@ class WindowEngine(nn.Module):
                 optimizer=(lambda params: (sg_optimizer or default_optimizer(config.sg_lr))(list(params))),
                 grad_clip=config.sg_grad_clip, clip_prediction=config.sg_clip_prediction,
                 target_ema=config.sg_target_ema, shuffle=config.sg_shuffle,
+                least_squares=(LeastSquaresFit(self.state_size + context_size, self.state_size, config.sg_forgetting,
+                                               config.sg_ridge, config.sg_solve_every)
+                               if config.sg_solver == "least_squares" else None),
             ).to(**placement)
         self.optimizer = (optimizer or default_optimizer(config.lr))(self.model_parameters())
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
