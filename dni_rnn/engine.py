@@ -22,18 +22,17 @@ entries, weighted by ``aux_weight``. Steps before the last reset of an entry ins
 an earlier episode and are left out. The aux gradient reaches the core, so ``delta_0`` is the gradient
 of the whole objective the core is trained on (task + aux).
 """
+
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary
-from dni_rnn.config import check_fields, option
+from dni_rnn.engine_config import METHODS, EngineConfig
 from dni_rnn.least_squares import LeastSquaresFit
 from dni_rnn.probe import SGProbe
 from dni_rnn.state import (
@@ -46,87 +45,9 @@ from dni_rnn.state import (
     state_tensors,
 )
 from dni_rnn.targets import lambda_target
+from dni_rnn.window import Window
 
-METHODS = ("bptt", "dni", "dni_aux")
-
-
-class Window(NamedTuple):
-    """One window of a stream, as every task hands it to the engine.
-
-    inputs: ``[T, B, ...]`` (``[B, T, ...]`` for a ``batch_first`` core).
-    targets: whatever the task's loss reads (a tensor, a dict...).
-    loss_mask: ``[T, B]`` float/bool, steps that carry loss, or None.
-    resets: ``[T, B]`` bool, the state is reset before that step, or None.
-    next_resets: ``[B]`` bool, the step after the window starts a new sequence/episode or the stream
-        ends: no synthetic gradient is injected there. None means every stream continues.
-    context: ``[B, C]`` conditioning input of ``M`` for this window's start (cDNI), or None.
-    next_context: ``[B, C]`` the same for the next window's start (used at ``s_T``), or None.
-    """
-
-    inputs: Tensor
-    targets: Any
-    loss_mask: Tensor | None = None
-    resets: Tensor | None = None
-    next_resets: Tensor | None = None
-    context: Tensor | None = None
-    next_context: Tensor | None = None
-
-
-@dataclass
-class EngineConfig:
-    """How windows are trained. The same names are used on the command line and in checkpoints."""
-
-    method: str = option("dni", "bptt (truncated BPTT), dni (synthetic boundary gradient) or dni_aux "
-                         "(dni + future-SG auxiliary loss).", choices=METHODS)
-    lr: float = option(3e-3, "Adam learning rate of the core and the task's readout (> 0).", low=0.0)
-    sg_lr: float = option(1e-3, "Adam learning rate of the synthetic-gradient module M (> 0).", low=0.0)
-    sg_scale: float = option(0.1, "Injection scale: the parameters see scale * M(s_T) at the window's end.", low=0.0)
-    bootstrap_discount: float | None = option(None, "Discount of M(s_T) in M's bootstrapped target; None ties it to "
-                                              "sg_scale (one backward per window).", low=0.0)
-    sg_hidden: tuple[int, ...] = option((), "Hidden widths of M; () for the default linear M.", low=1)
-    sg_warmup_windows: int = option(0, "Windows during which M learns but nothing is injected.", low=0)
-    sg_clip_prediction: float | None = option(None, "Clamp every entry of M's prediction to [-x, x] (x > 0) before "
-                                              "it is injected; None: no clamp.", low=0.0)
-    grad_clip: float | None = option(1.0, "Max global grad norm (> 0) of the core and readout; None: no clipping.",
-                                     low=0.0)
-    sg_grad_clip: float | None = option(1.0, "Max global grad norm (> 0) of M; None: no clipping.", low=0.0)
-    aux_weight: float = option(1.0, "Weight of the dni_aux loss.", low=0.0)
-    sg_target_windows: int = option(1, "n: M's target backpropagates through n windows before it bootstraps "
-                                    "(1: the paper's one-window target).", low=1)
-    sg_lambda: float = option(1.0, "lambda of M's target over its n windows (1: n-step target; 0: one-window "
-                              "target).", low=0.0, high=1.0)
-    sg_target_ema: float = option(0.0, "tau of a slowly updated target copy of M for the bootstrap "
-                                  "(M' <- (1-tau) M' + tau M); 0: bootstrap with M.", low=0.0, high=1.0)
-    sg_solver: str = option("adam", "How M learns: adam (its optimiser, --sg-lr) or least_squares (a linear M re-fit "
-                            "in closed form to its exponentially weighted targets).", choices=("adam", "least_squares"))
-    sg_forgetting: float = option(0.99, "least_squares: per-window weight of past targets, in (0, 1].", low=0.0,
-                                  high=1.0)
-    sg_ridge: float = option(1e-2, "least_squares: ridge term.", low=0.0)
-    sg_solve_every: int = option(4, "least_squares: windows between two solves.", low=1)
-    sg_shuffle: bool = option(False, "Control: permute M's injected predictions across the batch (M still learns "
-                              "unshuffled).")
-    probe_every: int = option(0, "Every k windows compare M(s_T) with the true discounted gradient of the next "
-                              "windows; 0: off.", low=0)
-    probe_windows: int = option(4, "P, how many future windows the SG-quality probe backpropagates through.", low=1)
-    max_bad_windows: int = option(10, "Stop after this many consecutive windows with a non-finite loss or gradient.",
-                                  low=1)
-
-    def __post_init__(self):
-        self.sg_hidden = tuple(self.sg_hidden)
-        check_fields(self)
-        # Zero is in range for a scale but not for these: a zero step size or clip trains nothing.
-        if self.sg_solver == "least_squares" and self.sg_hidden:
-            raise ValueError("--sg-solver least_squares fits a linear M: leave --sg-hidden empty")
-        for name in ("lr", "sg_lr", "grad_clip", "sg_grad_clip", "sg_clip_prediction", "sg_forgetting"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
-
-    @property
-    def discount(self) -> float:
-        return self.sg_scale if self.bootstrap_discount is None else self.bootstrap_discount
-
-
+__all__ = ["METHODS", "EngineConfig", "NonFiniteError", "Window", "WindowEngine", "default_optimizer"]
 
 
 class NonFiniteError(RuntimeError):
@@ -155,8 +76,15 @@ class WindowEngine(nn.Module):
     ``state_dict`` + ``optimizer_state_dict`` capture a run. ``M``, the aux head follow the core's dtype and device.
     """
 
-    def __init__(self, core: nn.Module, head: nn.Module, config: EngineConfig, context_size: int = 0,
-                 optimizer: OptimizerFactory | None = None, sg_optimizer: OptimizerFactory | None = None):
+    def __init__(
+        self,
+        core: nn.Module,
+        head: nn.Module,
+        config: EngineConfig,
+        context_size: int = 0,
+        optimizer: OptimizerFactory | None = None,
+        sg_optimizer: OptimizerFactory | None = None,
+    ):
         super().__init__()
         self.core = core
         self.head = head
@@ -170,14 +98,28 @@ class WindowEngine(nn.Module):
         self.boundary = None
         if config.method != "bptt":
             self.boundary = SyntheticBoundary(
-                self.state_size, scale=config.sg_scale, discount=config.bootstrap_discount,
-                hidden_sizes=config.sg_hidden, context_size=context_size, lr=config.sg_lr,
+                self.state_size,
+                scale=config.sg_scale,
+                discount=config.bootstrap_discount,
+                hidden_sizes=config.sg_hidden,
+                context_size=context_size,
+                lr=config.sg_lr,
                 optimizer=(lambda params: (sg_optimizer or default_optimizer(config.sg_lr))(list(params))),
-                grad_clip=config.sg_grad_clip, clip_prediction=config.sg_clip_prediction,
-                target_ema=config.sg_target_ema, shuffle=config.sg_shuffle,
-                least_squares=(LeastSquaresFit(self.state_size + context_size, self.state_size, config.sg_forgetting,
-                                               config.sg_ridge, config.sg_solve_every)
-                               if config.sg_solver == "least_squares" else None),
+                grad_clip=config.sg_grad_clip,
+                clip_prediction=config.sg_clip_prediction,
+                target_ema=config.sg_target_ema,
+                shuffle=config.sg_shuffle,
+                least_squares=(
+                    LeastSquaresFit(
+                        self.state_size + context_size,
+                        self.state_size,
+                        config.sg_forgetting,
+                        config.sg_ridge,
+                        config.sg_solve_every,
+                    )
+                    if config.sg_solver == "least_squares"
+                    else None
+                ),
             ).to(**placement)
         self.optimizer = (optimizer or default_optimizer(config.lr))(self.model_parameters())
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
@@ -267,9 +209,11 @@ class WindowEngine(nn.Module):
             raise ValueError(f"expected inputs {layout} with B={batch} (the state's batch), got {list(inputs.shape)}")
         steps = inputs.shape[1] if self.core.batch_first else inputs.shape[0]
         time_major = (steps, batch)
-        expected = {"resets": time_major[::-1] if self.core.batch_first else time_major,
-                    "loss_mask": time_major[::-1] if self.core.batch_first else time_major,
-                    "next_resets": (batch,)}
+        expected = {
+            "resets": time_major[::-1] if self.core.batch_first else time_major,
+            "loss_mask": time_major[::-1] if self.core.batch_first else time_major,
+            "next_resets": (batch,),
+        }
         for name, shape in expected.items():
             value = getattr(window, name)
             if value is not None and tuple(value.shape) != shape:
@@ -370,8 +314,9 @@ class WindowEngine(nn.Module):
         def run_window(state: State, w: Window) -> tuple[Tensor, State]:
             return self._run_window(self.core, self.head, state, w)
 
-        target = lambda_target(run_window, oldest_state, [oldest, *chain[:-1]], bootstrap, newest,
-                               cfg.discount, cfg.sg_lambda)
+        target = lambda_target(
+            run_window, oldest_state, [oldest, *chain[:-1]], bootstrap, newest, cfg.discount, cfg.sg_lambda
+        )
         first = self._first_reset(oldest)
         return flatten_state(oldest_state), target, oldest.context, None if first is None else ~first
 
