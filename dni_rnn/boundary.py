@@ -17,6 +17,7 @@ from dni_rnn.state import (
     flatten_state,
     leaf_state,
     state_tensors,
+    unflatten_state,
 )
 from dni_rnn.synthetic_gradient import SyntheticGradient
 
@@ -123,7 +124,10 @@ class SyntheticBoundary(nn.Module):
         self.generator = torch.Generator().manual_seed(0)  # the shuffled control's permutations
         self.runner: nn.Module | None = None  # M wrapped for data parallel (set by the engine), else M
         self._start: State | None = None
-        self._prepared: tuple[Tensor, Tensor, Tensor] | None = None  # flat s_T, m, bootstrap vector
+        self._flat_start: Tensor | None = None  # flat s_0, when s_0 is the s_T this boundary carried
+        self._prepared: tuple[State, Tensor, Tensor, Tensor] | None = None  # s_T, flat s_T, m, bootstrap vector
+        self._carried: tuple[tuple, Tensor] | None = None  # ((tensor, version) of the carried s_T, its flat)
+        self._last: tuple[State, Tensor] | None = None  # the last backward's s_T and its flat, for carry
         self.pending: tuple[Tensor, Tensor] | None = None  # flat s_0 (detached), delta_0
 
     @property
@@ -135,7 +139,19 @@ class SyntheticBoundary(nn.Module):
     def start(self, state: State) -> State:
         """``s_0``: a detached copy of ``state`` that requires grad, so the backward leaves ``d/ds_0``."""
         self._start = leaf_state(state)
+        self._flat_start = self._carried_flat(state)
         return self._start
+
+    def _carried_flat(self, state: State) -> Tensor | None:
+        """``flatten_state(state)`` without a copy when ``state`` is the ``s_T`` that :meth:`carry` returned and
+        nothing has written to it since (same tensors, same version counters); otherwise None."""
+        if self._carried is None:
+            return None
+        carried, flat = self._carried
+        tensors = state_tensors(state)
+        if len(tensors) != len(carried) or any(t is not c or t._version != v for t, (c, v) in zip(tensors, carried)):
+            return None
+        return flat
 
     def predict(self, flat_state: Tensor, context: Tensor | None = None, next_resets: Tensor | None = None,
                 target: bool = False) -> Tensor:
@@ -146,19 +162,19 @@ class SyntheticBoundary(nn.Module):
             grad = module(flat_state.detach(), context)
             if self.clip_prediction is not None:
                 grad = grad.clamp(-self.clip_prediction, self.clip_prediction)
-            if next_resets is not None:
-                grad = grad * (~next_resets).unsqueeze(-1).to(grad.dtype)
+            if next_resets is not None:  # one fused op, and a non-finite prediction there becomes 0, not NaN
+                grad = grad.masked_fill(next_resets.unsqueeze(-1), 0.0)
         return grad
 
     def prepare(self, final: State, next_resets: Tensor | None = None, next_context: Tensor | None = None) -> Tensor:
         """Predict ``m = M(s_T)`` ``[B, S]`` for the coming :meth:`backward` and return it (for an auxiliary
         loss that reads it); :meth:`backward` calls this itself when it was not called."""
-        flat_final = flatten_state(final)  # (B, S), in the graph
+        flat_final = flatten_state(detach_state(final))  # (B, S); the injection reaches s_T as its gradient
         grad = self.predict(flat_final, next_context, next_resets)
         bootstrap = grad
         if self.target_module is not None:
             bootstrap = self.predict(flat_final, next_context, next_resets, target=True)
-        self._prepared = (flat_final, grad, bootstrap)
+        self._prepared = (final, flat_final, grad, bootstrap)
         return grad
 
     def direction(self, grad: Tensor) -> Tensor:
@@ -180,30 +196,41 @@ class SyntheticBoundary(nn.Module):
             raise RuntimeError("SyntheticBoundary.backward: call start(state) before running the core")
         if self._prepared is None:
             self.prepare(final, next_resets, next_context)
-        flat_final, grad, bootstrap = self._prepared
+        final, flat_final, grad, bootstrap = self._prepared
         self._prepared = None
         batch = flat_final.shape[0]
         scale = self.scale if inject else 0.0
         direction = self.direction(grad)
-        injected = scale * direction
-        objective = loss + (injected * flat_final).sum() / batch if scale else loss
-        correction = self.discount * bootstrap - injected
         needs_correction = self.shuffle or self.target_module is not None or self.discount != scale
-        objective.backward(retain_graph=needs_correction)
+        # d/ds_T of (scale / B) <direction, s_T> is (scale / B) direction: handed to autograd as s_T's gradient, the
+        # same backward as that of the inner product, without forming it (or its backward) in the graph.
+        ends = [t for t in state_tensors(final) if t.requires_grad]
+        injected = direction * (scale / batch)
+        tensors, grads = [loss], [None]
+        if scale and ends:
+            tensors += ends
+            grads += [g for g, t in zip(state_tensors(unflatten_state(injected, final)), state_tensors(final))
+                      if t.requires_grad]
+        torch.autograd.backward(tensors, grads, retain_graph=needs_correction)
         start = self._start
         delta = batch * flatten_grads([t.grad for t in state_tensors(start)], start)  # (B, S)
-        if needs_correction:
+        if needs_correction and ends:
             # J^T (bootstrap - injected): a second, state-only backward, taken before any optimiser step
             # changes the weights the graph saved.
-            carried = torch.autograd.grad(flat_final, state_tensors(start), correction, allow_unused=True)
+            correction = self.discount * bootstrap - scale * direction
+            vectors = [g for g, t in zip(state_tensors(unflatten_state(correction, final)), state_tensors(final))
+                       if t.requires_grad]
+            carried = torch.autograd.grad(ends, state_tensors(start), vectors, allow_unused=True)
             delta = delta + flatten_grads(carried, start)
-        self.pending = (flatten_state(detach_state(start)), delta)
-        self._start = None
+        flat_start = self._flat_start if self._flat_start is not None else flatten_state(detach_state(start))
+        self.pending = (flat_start, delta)
+        self._start, self._flat_start = None, None
+        self._last = (final, flat_final)
         return direction
 
     def discard(self) -> None:
         """Forget the window (a non-finite loss): :meth:`update` will then do nothing."""
-        self._start, self._prepared, self.pending = None, None, None
+        self._start, self._flat_start, self._prepared, self.pending, self._last = None, None, None, None, None
 
     def update(self, context: Tensor | None = None, keep: Tensor | None = None) -> dict[str, Tensor]:
         """One step of ``M`` on the target recorded by :meth:`backward`; ``keep`` ``[B]`` bool leaves out
@@ -222,13 +249,14 @@ class SyntheticBoundary(nn.Module):
         return {name: value.detach() for name, value in metrics.items()}
 
     def regression_loss(self, flat_state: Tensor, target: Tensor, context: Tensor | None = None,
-                        keep: Tensor | None = None) -> dict[str, Tensor]:
+                        keep: Tensor | None = None, cosine: bool = True) -> dict[str, Tensor]:
         """``sum_b keep_b ||M(s[b]) - target[b]||^2 / B`` (``[B, S]`` each; ``keep`` ``[B]`` bool or None).
 
         Left-out entries are selected out, not multiplied by 0, so a non-finite state there (an episode that
         just ended) cannot reach ``M``'s weights. Returns ``losses/synthetic_grad`` (in the graph of ``M``)
-        and ``charts/sg_online_cosine``, the cosine between ``M(s)`` and its target pooled over the kept
-        entries (the batch's aligned part adds up, as it does in the parameter update).
+        and, unless ``cosine=False`` (a window that is not logged), ``charts/sg_online_cosine``, the cosine
+        between ``M(s)`` and its target pooled over the kept entries (the batch's aligned part adds up, as it
+        does in the parameter update).
         """
         target = target.detach()
         flat_state = flat_state.detach()
@@ -238,13 +266,16 @@ class SyntheticBoundary(nn.Module):
             context = torch.where(rows, context, 0.0) if context is not None else None
         self._regressed = (flat_state, context, target, keep)
         prediction = (self.runner or self.module)(flat_state, context)  # (B, S)
-        error = (prediction - target).pow(2).sum(-1)  # (B,)
-        if keep is not None:
-            error = torch.where(keep, error, 0.0)
-            prediction = torch.where(keep.unsqueeze(-1), prediction, 0.0)
-        with torch.no_grad():
-            cosine = (prediction * target).sum() / (prediction.norm() * target.norm()).clamp_min(1e-30)
-        return {"losses/synthetic_grad": error.sum() / error.shape[0], "charts/sg_online_cosine": cosine}
+        if keep is not None:  # a left-out row then has prediction 0 and target 0: it adds exactly 0
+            prediction = torch.where(rows, prediction, 0.0)
+        # One fused kernel (and one in the backward) for the squared error summed over S and over the batch.
+        metrics = {"losses/synthetic_grad": nn.functional.mse_loss(prediction, target, reduction="sum")
+                   / prediction.shape[0]}
+        if cosine:
+            with torch.no_grad():
+                metrics["charts/sg_online_cosine"] = (
+                    (prediction * target).sum() / (prediction.norm() * target.norm()).clamp_min(1e-30))
+        return metrics
 
     def step(self, sg_loss: Tensor) -> None:
         """Backward of ``M``'s regression loss, clipping, the optimiser step and the target copy's update
@@ -267,10 +298,14 @@ class SyntheticBoundary(nn.Module):
                 for online, slow in zip(self.module.parameters(), self.target_module.parameters()):
                     slow.lerp_(online, self.target_ema)
 
-    @staticmethod
-    def carry(final: State) -> State:
-        """The state to carry into the next window: ``s_T`` detached."""
-        return detach_state(final)
+    def carry(self, final: State) -> State:
+        """The state to carry into the next window: ``s_T`` detached. After :meth:`backward` of the window
+        that ended in ``final``, the boundary also keeps ``s_T``'s flattened copy for the next :meth:`start`."""
+        carried = detach_state(final)
+        last, self._last, self._carried = self._last, None, None
+        if last is not None and all(a is b for a, b in zip(state_tensors(last[0]), state_tensors(final))):
+            self._carried = (tuple((t, t._version) for t in state_tensors(carried)), last[1])
+        return carried
 
     # ----- checkpoints ------------------------------------------------------------------------------
 

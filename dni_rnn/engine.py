@@ -25,7 +25,6 @@ of the whole objective the core is trained on (task + aux).
 
 from __future__ import annotations
 
-import math
 from collections import deque
 
 import torch
@@ -121,7 +120,8 @@ class WindowEngine(nn.Module):
                     else None
                 ),
             ).to(**placement)
-        self.optimizer = (optimizer or default_optimizer(config.lr))(self.model_parameters())
+        self._trained_parameters = self.model_parameters()  # the guard's gradient norm reads them every window
+        self.optimizer = (optimizer or default_optimizer(config.lr))(self._trained_parameters)
         self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self._distributed = False
         self._set_runners(self.core, self.head, self.aux_head)
@@ -227,10 +227,13 @@ class WindowEngine(nn.Module):
 
     # ----- one window ---------------------------------------------------------------------------------
 
-    def step(self, window: Window, state: State) -> tuple[State, dict[str, Tensor]]:
+    def step(self, window: Window, state: State, collect_metrics: bool = True) -> tuple[State, dict[str, Tensor]]:
         """Train on one window starting from ``state``; returns the carried ``s_T`` and the window's metrics.
 
-        Metrics are detached 0-d tensors (no host sync here but one ``isfinite`` check per window).
+        Metrics are detached 0-d tensors (no host sync here but the guard's one finiteness check per window).
+        ``collect_metrics=False`` (a window that will not be logged) leaves out the metrics that cost work of their
+        own (``charts/sg_norm``, ``charts/delta_norm``, ``charts/sg_online_cosine``); the losses, the gradient norm
+        (the guard computes it anyway) and the probe's metrics are always returned. The training is the same.
         """
         self.check_window(window, state)
         cfg = self.config
@@ -252,20 +255,23 @@ class WindowEngine(nn.Module):
                 aux = self.aux_loss(run_aux, outputs, boundary_grad, window)
                 objective = objective + cfg.aux_weight * aux
                 metrics["losses/aux"] = aux.detach()
-            metrics["charts/sg_norm"] = boundary_grad.norm(dim=-1).mean()
+            if collect_metrics:
+                metrics["charts/sg_norm"] = boundary_grad.norm(dim=-1).mean()
             inject = self.windows_seen >= cfg.sg_warmup_windows
             direction = boundary.backward(objective, final, window.next_resets, window.next_context, inject=inject)
-        grad_norm = self._grad_norm(self.model_parameters(), cfg.grad_clip)
+        grad_norm = self._grad_norm(self._trained_parameters, cfg.grad_clip)
         metrics["charts/grad_norm"] = grad_norm
-        finite = torch.isfinite(objective.detach()) & torch.isfinite(grad_norm)
+        guarded = objective.detach() + grad_norm  # non-finite iff one of its terms is (inf - inf is NaN)
 
         regression = None
         if boundary is not None:
             target = self._target(window, start)  # before the step: the weights of this window's graph
             if target is not None:
-                regression = boundary.regression_loss(*target)
-                metrics["charts/delta_norm"] = target[1].norm(dim=-1).mean()
-                finite = finite & torch.isfinite(regression["losses/synthetic_grad"])  # M is inside the guard
+                regression = boundary.regression_loss(*target, collect_metrics)
+                if collect_metrics:
+                    metrics["charts/delta_norm"] = target[1].norm(dim=-1).mean()
+                guarded = guarded + regression["losses/synthetic_grad"].detach()  # M is inside the guard
+        finite = guarded * 0 == 0  # isfinite in two ops: inf * 0 and NaN * 0 are NaN
 
         if self._distributed:  # every rank skips a bad window together, or none does
             finite = finite.to(torch.int32)
@@ -290,7 +296,7 @@ class WindowEngine(nn.Module):
                 self.probe.begin(state, window, direction)
 
         self.windows_seen += 1
-        return detach_state(final), metrics
+        return (boundary.carry(final) if boundary is not None else detach_state(final)), metrics
 
     def _target(self, window: Window, start: State) -> tuple | None:
         """What ``M`` regresses on after this window: ``(flat s_0, target, context, keep)`` for this window's
@@ -322,10 +328,13 @@ class WindowEngine(nn.Module):
 
     @staticmethod
     def _grad_norm(parameters: list[nn.Parameter], max_norm: float | None) -> Tensor:
-        grads = [p for p in parameters if p.grad is not None]
-        if not grads:
+        with_grads = [p for p in parameters if p.grad is not None]
+        if not with_grads:
             return torch.zeros(())  # a model with nothing to train has a finite, zero gradient
-        return torch.nn.utils.clip_grad_norm_(grads, math.inf if max_norm is None else max_norm)
+        total = torch.nn.utils.get_total_norm([p.grad for p in with_grads], foreach=True)
+        if max_norm is not None:  # no clip: no rescaling by 1 either
+            torch.nn.utils.clip_grads_with_norm_(with_grads, max_norm, total, foreach=True)
+        return total
 
     def _skip_window(self, state: State, metrics: dict[str, Tensor]) -> tuple[State, dict[str, Tensor]]:
         """NaN/Inf guard: drop the update, keep the last finite state, stop after too many in a row."""

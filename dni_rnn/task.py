@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from dni_rnn.config import check_fields, option
 from dni_rnn.cores import make_core
 from dni_rnn.engine import Window
 from dni_rnn.head import Head
@@ -22,6 +23,21 @@ TASK_GROUP = "dni_rnn.tasks"
 @dataclass
 class NoOptions:
     """A task without options of its own."""
+
+
+@dataclass
+class EvalOptions:
+    """Options of ``dni-rnn eval``; each task reads those that concern it (every one is a ``--flag``)."""
+
+    sequences: int = option(256, "copy, repeat_copy: sequences scored at each length.", low=1)
+    beyond: int = option(4, "copy, repeat_copy: lengths scored beyond the N the run reached.", low=0)
+    episodes: int = option(100, "rl: episodes to run (actions sampled from the policy, as in training).", low=1)
+    seed: int = option(
+        0, "Seed of the evaluation's own random numbers (sequences, environments).", low=0, high=2**32 - 1
+    )
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 class Actor:
@@ -71,7 +87,7 @@ class Task:
         state, metrics = engine.step(window, state)         # the engine calls head.loss(outputs, window)
         metrics, private = split_private(metrics)           # dni_rnn.head.PRIVATE: the task's bookkeeping
         scalars = task.observe(metrics, private)            # curriculum etc.: floats to log now, Ratio to the logger
-        bar.set_postfix(task.progress(scalars))             # at the log cadence
+        progress.show(task.progress(latest))               # latest: the last value of every scalar
 
     and ``task.evaluate(core, head, final=...)`` every ``--eval-every`` windows and once, ``final``, at the end
     (in eval mode, without gradients).
@@ -97,6 +113,10 @@ class Task:
     """A key of ``evaluate()``'s result to minimise: the trainer keeps ``best.pt`` and stops early on it."""
     resume_ignores: tuple[str, ...] = ()
     """Options that may change when resuming (e.g. a data path; ``data_checksum()`` then compares the data)."""
+    figures_of_merit: tuple[str, ...] = ()
+    """Keys of ``summary()`` that say how well the run did: the end-of-run report and the HParams metrics."""
+    key_charts: tuple[str, ...] = ()
+    """TensorBoard tags of the task's key curves: one chart each, of every run, in the custom-scalars layout."""
 
     def __init__(self, options: Any, run: TrainConfig, device: torch.device):
         self.options = options
@@ -120,7 +140,8 @@ class Task:
         return {}
 
     def progress(self, scalars: dict[str, float]) -> dict[str, str]:
-        """What the progress bar shows, from the scalars of a log point."""
+        """What the progress bar shows (``{"N": "5"}``), from the last value of every scalar and the task's own
+        state; called whenever the task reported scalars, at log points and after evaluations."""
         return {"task": f"{scalars['losses/task']:.3g}"} if "losses/task" in scalars else {}
 
     def evaluate(self, core: nn.Module, head: Head, *, final: bool) -> dict[str, float]:
@@ -130,6 +151,20 @@ class Task:
     def summary(self) -> dict[str, Any]:
         """The task's figures of merit at the end of a run."""
         return {}
+
+    def report(self, core: nn.Module, head: Head, options: EvalOptions) -> dict[str, Any]:
+        """``dni-rnn eval``: what the trained model (from a checkpoint, task state restored) achieves. Called in
+        eval mode without gradients; default: the final evaluation."""
+        return self.evaluate(core, head, final=True)
+
+    @classmethod
+    def format_report(cls, result: dict[str, Any]) -> str:
+        """``report()``'s result for people (printed on stderr beside the JSON); default: one line per value."""
+        return "\n".join(
+            f"  {key}: {value}"
+            for key, value in result.items()
+            if key not in ("checkpoint", "window") and not isinstance(value, (dict, list))
+        )
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

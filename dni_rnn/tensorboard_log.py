@@ -16,6 +16,8 @@ import torch
 from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
+from dni_rnn.tensorboard_hparams import write_layout, write_session_end, write_session_start
+
 
 def markdown_table(config: dict) -> str:
     rows = "\n".join(f"|{key}|{json.dumps(value)}|" for key, value in config.items())
@@ -121,3 +123,14 @@ class RunLogger:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+    def start_session(self, hyperparameters: dict, task: str, key_charts: tuple[str, ...]) -> None:
+        """A fresh run's row of the HParams table and its custom-scalars layout (see :mod:`tensorboard_hparams`)."""
+        if self.writer is not None:
+            write_session_start(self.writer, hyperparameters)
+            write_layout(self.writer, task, key_charts)
+
+    def end_session(self, figures: dict[str, float], samples: int) -> None:
+        """A finished run's figures of merit (``hparams/<name>``) and the end of its HParams session."""
+        if self.writer is not None:
+            write_session_end(self.writer, figures, samples)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -12,6 +13,17 @@ from dni_rnn.cores import CELLS
 
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear", "cosine")
+
+
+def lr_factor(schedule: str, final: float, window: int, total_windows: int) -> float:
+    """The core's learning rate at ``window`` as a fraction of ``--lr``: 1 for constant, else decaying from 1
+    at the first window to ``final`` at the last (a pure function of the window: resuming stays exact)."""
+    if schedule == "constant" or total_windows <= 1:
+        return 1.0
+    progress = min(window / (total_windows - 1), 1.0)
+    if schedule == "linear":
+        return 1.0 - (1.0 - final) * progress
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def resolve_device(name: str) -> torch.device:

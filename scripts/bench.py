@@ -1,14 +1,25 @@
-"""Benchmark the window engine against a hand-written truncated-BPTT loop, and memory against full BPTT.
+"""Benchmark the window engine against a hand-written truncated-BPTT loop and against M's own work.
 
-    python -m scripts.bench            # the full grid, writes results/bench.json and prints a Markdown table
-    python -m scripts.bench --quick    # one small configuration, under a minute
+    python -m scripts.bench --quick              # LSTM H=256 B=64 at T=8 and T=2 (+ scattered resets), < 2 min
+    python -m scripts.bench                      # the full grid, writes results/bench.json
+    python -m scripts.bench --quick --count-ops  # aten ops, copies, allocations, host syncs per window (no timing)
 
-Timing: for every configuration, each method's training window (forward, backward, optimiser steps,
+Every mode prints one JSON record per line on stdout (a Markdown table goes to stderr).
+
+Timing: for every configuration, each learner's training window (forward, backward, optimiser steps,
 carried state) is timed in turn, round after round, in one process, so that a noisy machine slows all
-of them alike; the report gives the median window time over rounds, its spread (interquartile range),
-and the median over rounds of the per-round ratio to the hand-written loop. The hand-written loop is
-what a practitioner writes: ``nn.LSTM``/``nn.GRU`` over the window, a linear readout, loss, backward,
-clip, Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dni``, ``dni_aux``).
+of them alike; a record gives the median window time over rounds, its spread (interquartile range), and
+the median over rounds of the per-round ratio to the hand-written loop. The hand-written loop is what a
+practitioner writes: ``nn.LSTM``/``nn.GRU`` over the window, a linear readout, loss, backward, clip,
+Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dni``, ``dni_aux`` and
+``dni_aux_mean``, the pooled aux head). **The floor**: ``m_alone`` is M's own work in a ``dni`` window
+(its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
+in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
+perfect engine would score, and ``above_floor`` = ``ratio_to_tbptt - floor_ratio`` is the engine's glue.
+With scattered resets, ``ratio_to_reset_free`` compares the same learner on the same windows without resets.
+
+Op counts (``--count-ops``) do not depend on the machine's load: an ``OpCounter`` (a ``TorchDispatchMode``)
+sees every aten op that reaches a kernel, forward, backward and optimisers (a fused RNN kernel is one op).
 
 Memory: peak resident memory of a fresh process that trains on a stream of S steps, for the window
 engine (``dni``) and for full BPTT over the whole stream (one backward at the end), S = 1e3..1e5.
@@ -22,13 +33,23 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from dni_rnn.cores import make_core
 from dni_rnn.engine import EngineConfig, Window, WindowEngine
+
+ENGINE_METHODS = {
+    "bptt": {"method": "bptt"},
+    "dni": {"method": "dni"},
+    "dni_aux": {"method": "dni_aux"},
+    "dni_aux_mean": {"method": "dni_aux", "aux_pooling": "mean"},  # needs EngineConfig.aux_pooling
+}
+RESET_FREE = "+reset_free"  # suffix: the same learner on the same windows with their resets removed
 
 
 class ReadoutMSE(nn.Module):
@@ -64,6 +85,70 @@ class HandWrittenTBPTT:
         return (tuple(s.detach() for s in state) if self.is_lstm else state.detach()), {}
 
 
+class SyntheticGradientAlone:
+    """The floor: M's own work in one ``dni`` window and nothing else. A linear ``M`` ``[S] -> [S]`` predicts at
+    ``s_T`` (no grad) and at ``s_0`` (in its graph), regresses on a target, backward, clip, fused Adam."""
+
+    def __init__(self, state_size: int, batch: int, lr: float = 1e-3):
+        gen = torch.Generator().manual_seed(1)
+        self.module = nn.Linear(state_size, state_size)
+        self.params = list(self.module.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=True)
+        self.start, self.final, self.target = (torch.randn(batch, state_size, generator=gen) for _ in range(3))
+
+    def initial_state(self, batch: int):
+        return None
+
+    def step(self, window: Window, state):
+        with torch.no_grad():
+            self.module(self.final)  # M(s_T), injected
+        loss = (self.module(self.start) - self.target).pow(2).sum(-1).mean()  # M(s_0) against delta_0
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        return state, {}
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts the aten ops dispatched while active (forward, autograd's backward, optimisers) and classifies them."""
+
+    COPIES = ("copy_", "_to_copy", "clone", "cat", "stack")  # ops whose work is moving bytes
+    SYNCS = ("_local_scalar_dense", "item", "is_nonzero", "nonzero", "equal")  # ops that wait for the device
+    MARKERS = ("_record_function_enter_new", "_record_function_exit")  # profiler annotations, not work
+
+    def __init__(self):
+        super().__init__()
+        self.ops: Counter[str] = Counter()
+        self.views = self.allocations = self.dtype_conversions = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = func.overloadpacket.__name__
+        self.ops[name] += 1
+        aliased = [r.alias_info is not None for r in func._schema.returns]
+        if aliased and all(aliased) and not name.endswith("_") and "out" not in kwargs:
+            self.views += 1
+        if "out" not in kwargs:  # a fresh output is an allocation; views and in-place ops reuse storage
+            self.allocations += aliased.count(False)
+        if name == "_to_copy" and kwargs.get("dtype") not in (None, args[0].dtype):
+            self.dtype_conversions += 1
+        return out
+
+    def summary(self, windows: int) -> dict:
+        total = sum(count for name, count in self.ops.items() if name not in self.MARKERS)
+        return {
+            "ops": total / windows,
+            "kernel_ops": (total - self.views) / windows,  # ops that compute or move data: not views
+            "copies": sum(self.ops[name] for name in self.COPIES) / windows,
+            "dtype_conversions": self.dtype_conversions / windows,
+            "allocations": self.allocations / windows,
+            "host_syncs": sum(self.ops[name] for name in self.SYNCS) / windows,
+            "top_ops": {n: c / windows for n, c in self.ops.most_common(12) if n not in self.MARKERS},
+        }
+
+
 def make_windows(count: int, horizon: int, batch: int, features: int, out: int, reset_every: int = 0):
     gen = torch.Generator().manual_seed(0)
     windows = []
@@ -83,59 +168,80 @@ def make_windows(count: int, horizon: int, batch: int, features: int, out: int, 
     return windows
 
 
-def time_methods(
-    cell,
-    hidden,
-    layers,
-    batch,
-    horizon,
-    rounds,
-    windows_per_round,
-    features=32,
-    out=32,
-    methods=("tbptt", "bptt", "dni", "dni_aux"),
-    reset_every=0,
-) -> list[dict]:
+def make_learners(cell, hidden, layers, batch, features, out, methods):
     torch.manual_seed(0)
     learners = {}
-    for method in methods:
+    for name in methods:
+        method = name.removesuffix(RESET_FREE)
         if method == "tbptt":
-            learners[method] = HandWrittenTBPTT(cell, features, hidden, layers, out, lr=1e-4)
+            learners[name] = HandWrittenTBPTT(cell, features, hidden, layers, out, lr=1e-4)
+        elif method == "m_alone":
+            learners[name] = SyntheticGradientAlone(hidden * layers * (2 if cell == "lstm" else 1), batch)
         else:
             core = make_core(cell, features, hidden, layers)
-            learners[method] = WindowEngine(core, ReadoutMSE(hidden, out), EngineConfig(method=method, lr=1e-4))
+            learners[name] = WindowEngine(core, ReadoutMSE(hidden, out), EngineConfig(lr=1e-4, **ENGINE_METHODS[method]))
+    return learners
+
+
+def windows_for(name: str, windows: list[Window]) -> list[Window]:
+    return [w._replace(resets=None) for w in windows] if name.endswith(RESET_FREE) else windows
+
+
+def describe(cell, hidden, layers, batch, horizon, reset_every, method) -> dict:
+    return {"cell": cell, "hidden": hidden, "layers": layers, "batch": batch, "horizon": horizon, "method": method,
+            "resets": bool(reset_every), "threads": torch.get_num_threads()}
+
+
+def time_methods(cell, hidden, layers, batch, horizon, rounds, windows_per_round, methods, reset_every=0,
+                 features=32, out=32) -> list[dict]:
+    learners = make_learners(cell, hidden, layers, batch, features, out, methods)
     windows = make_windows(windows_per_round, horizon, batch, features, out, reset_every)
     states = {m: learner.initial_state(batch) for m, learner in learners.items()}
     times = {m: [] for m in methods}
     for round_index in range(rounds + 1):  # round 0 warms up
         for method, learner in learners.items():
             started = time.perf_counter()
-            for window in windows:
+            for window in windows_for(method, windows):
                 states[method], _ = learner.step(window, states[method])
             if round_index:
                 times[method].append((time.perf_counter() - started) / len(windows) * 1e3)
-    baseline = "tbptt" if "tbptt" in methods else methods[0]
+
+    def median_ratio(top, bottom):
+        return statistics.median(t / b for t, b in zip(top, bottom))
+
     records = []
     for method in methods:
-        ratios = [t / b for t, b in zip(times[method], times[baseline])]
         q = statistics.quantiles(times[method], n=4) if len(times[method]) > 1 else [times[method][0]] * 3
-        records.append(
-            {
-                "cell": cell,
-                "hidden": hidden,
-                "layers": layers,
-                "batch": batch,
-                "horizon": horizon,
-                "method": method,
-                "resets": bool(reset_every),
-                "window_ms": statistics.median(times[method]),
-                "window_ms_iqr": q[2] - q[0],
-                "ratio_to_tbptt": statistics.median(ratios),
-                "rounds": rounds,
-                "windows_per_round": windows_per_round,
-                "threads": torch.get_num_threads(),
-            }
-        )
+        record = describe(cell, hidden, layers, batch, horizon, reset_every, method)
+        record.update({"window_ms": statistics.median(times[method]), "window_ms_iqr": q[2] - q[0],
+                       "ratio_to_tbptt": median_ratio(times[method], times["tbptt"]),
+                       "rounds": rounds, "windows_per_round": windows_per_round})
+        if method.startswith("dni") and "m_alone" in times:
+            floor = [t + m for t, m in zip(times["tbptt"], times["m_alone"])]
+            record["floor_ratio"] = median_ratio(floor, times["tbptt"])
+            record["above_floor"] = record["ratio_to_tbptt"] - record["floor_ratio"]
+        if method + RESET_FREE in times:
+            record["ratio_to_reset_free"] = median_ratio(times[method], times[method + RESET_FREE])
+        records.append(record)
+    return records
+
+
+def count_methods(cell, hidden, layers, batch, horizon, methods, reset_every=0, windows=6, warmup=2,
+                  features=32, out=32) -> list[dict]:
+    """Per-window op counts of every learner (after ``warmup`` windows, so optimiser state exists)."""
+    learners = make_learners(cell, hidden, layers, batch, features, out, methods)
+    stream = make_windows(windows, horizon, batch, features, out, reset_every)
+    records = []
+    for method, learner in learners.items():
+        state = learner.initial_state(batch)
+        mine = windows_for(method, stream)
+        for window in mine[:warmup]:
+            state, _ = learner.step(window, state)
+        with OpCounter() as counter:
+            for window in mine[warmup:]:
+                state, _ = learner.step(window, state)
+        record = describe(cell, hidden, layers, batch, horizon, reset_every, method)
+        records.append({**record, **counter.summary(windows - warmup)})
     return records
 
 
@@ -170,60 +276,71 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 
 
 def markdown(records: list[dict]) -> str:
-    lines = [
-        "| cell | H | layers | B | T | resets | method | window ms (IQR) | ratio to hand-written TBPTT |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    config = "| cell | H | layers | B | T | resets | method |"
+    lines = [config + " window ms (IQR) | ratio to hand-written | floor | ratio to reset-free |",
+             "|---" * 11 + "|"]
+    counts = [config + " ops | kernel ops | copies | dtype conv. | allocations | host syncs |", "|---" * 13 + "|"]
     for r in records:
+        row = (f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
+               f"{'yes' if r['resets'] else 'no'} | {r['method']} |")
         if "window_ms" in r:
-            lines.append(
-                f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
-                f"{'yes' if r['resets'] else 'no'} | {r['method']} | {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | "
-                f"{r['ratio_to_tbptt']:.3f} |"
-            )
+            floor, reset_free = r.get("floor_ratio"), r.get("ratio_to_reset_free")
+            lines.append(f"{row} {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | {r['ratio_to_tbptt']:.3f} | "
+                         f"{'' if floor is None else f'{floor:.3f}'} | "
+                         f"{'' if reset_free is None else f'{reset_free:.3f}'} |")
+        elif "kernel_ops" in r:
+            counts.append(f"{row} {r['ops']:.0f} | {r['kernel_ops']:.0f} | {r['copies']:.0f} | "
+                          f"{r['dtype_conversions']:.0f} | {r['allocations']:.0f} | {r['host_syncs']:.0f} |")
     memory = [r for r in records if "peak_bytes" in r]
+    tables = [lines] if len(lines) > 2 else []
+    tables += [counts] if len(counts) > 2 else []
     if memory:
-        lines += ["", "| method | stream steps | peak memory (MiB) |", "|---|---|---|"]
-        lines += [f"| {r['method']} | {r['stream_steps']} | {r['peak_bytes'] / 2**20:.1f} |" for r in memory]
-    return "\n".join(lines)
+        tables.append(["| method | stream steps | peak memory (MiB) |", "|---|---|---|"]
+                      + [f"| {r['method']} | {r['stream_steps']} | {r['peak_bytes'] / 2**20:.1f} |" for r in memory])
+    return "\n\n".join("\n".join(table) for table in tables)
+
+
+METHODS = ("tbptt", "m_alone", "bptt", "dni", "dni_aux", "dni_aux_mean")
+RESET_METHODS = ("tbptt", "bptt", "bptt" + RESET_FREE, "dni", "dni" + RESET_FREE)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one small configuration, under a minute")
+    parser.add_argument("--quick", action="store_true", help="LSTM H=256 B=64 at T=8 and T=2, resets; < 2 min")
+    parser.add_argument("--count-ops", action="store_true", help="op counts per window instead of timings "
+                        "(valid on a loaded machine)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fairest on a shared machine)")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--output", default=None, help="JSON output (default results/bench.json; none with --quick)")
+    parser.add_argument("--rounds", type=int, default=None, help="timing rounds (default 8 with --quick, else 15)")
+    parser.add_argument("--output", default=None, help="JSON output (default results/bench.json; none with --quick "
+                        "or --count-ops)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    records = []
-    if args.quick:
-        grid = [("lstm", 64, 1, 16, 8, 0)]
-        rounds, per_round = 5, 10
-        memory_grid = [("dni", 1_000), ("dni", 10_000), ("full_bptt", 1_000), ("full_bptt", 10_000)]
-    else:
-        grid = [(cell, 256, 1, 64, horizon, 0) for cell in ("lstm", "gru") for horizon in (2, 8, 32)]
-        grid += [("lstm", 256, 2, 64, 8, 0), ("lstm", 256, 1, 64, 8, 8)]  # two layers; resets every ~8 steps
-        rounds, per_round = args.rounds, 20
+    # (cell, hidden, layers, batch, horizon, reset_every, methods)
+    grid = [("lstm", 256, 1, 64, 8, 0, METHODS), ("lstm", 256, 1, 64, 2, 0, METHODS),
+            ("lstm", 256, 1, 64, 8, 8, RESET_METHODS)]  # resets ~1 in 8 steps, scattered over the batch
+    rounds, per_round = args.rounds or 8, 10
+    memory_grid = [("dni", 1_000), ("dni", 10_000), ("full_bptt", 1_000), ("full_bptt", 10_000)]
+    if not args.quick:
+        grid = [(cell, 256, 1, 64, horizon, 0, METHODS) for cell in ("lstm", "gru") for horizon in (2, 8, 32)]
+        grid += [("lstm", 256, 2, 64, 8, 0, METHODS), ("lstm", 256, 1, 64, 8, 8, RESET_METHODS)]
+        rounds, per_round = args.rounds or 15, 20
         memory_grid = [(m, s) for m in ("dni", "full_bptt") for s in (1_000, 10_000, 100_000)]
-    for cell, hidden, layers, batch, horizon, reset_every in grid:
-        records += time_methods(cell, hidden, layers, batch, horizon, rounds, per_round, reset_every=reset_every)
-        print(markdown(records[-4:]).splitlines()[-4:], file=sys.stderr, flush=True)
-    for method, steps in memory_grid:
-        records.append(
-            {
-                "method": method,
-                "stream_steps": steps,
-                "hidden": 64,
-                "batch": 8,
-                "horizon": 8,
-                "peak_bytes": peak_memory(method, steps, hidden=64, batch=8, horizon=8),
-            }
-        )
-    for record in records:
-        print(json.dumps(record))
-    print(markdown(records))
-    output = args.output or (None if args.quick else "results/bench.json")
+    records = []
+    for cell, hidden, layers, batch, horizon, reset_every, methods in grid:
+        if args.count_ops:
+            new = count_methods(cell, hidden, layers, batch, horizon, methods, reset_every)
+        else:
+            new = time_methods(cell, hidden, layers, batch, horizon, rounds, per_round, methods, reset_every)
+        for record in new:
+            print(json.dumps(record), flush=True)
+        records += new
+    for method, steps in [] if args.count_ops else memory_grid:
+        record = {"method": method, "stream_steps": steps, "hidden": 64, "batch": 8, "horizon": 8,
+                  "peak_bytes": peak_memory(method, steps, hidden=64, batch=8, horizon=8)}
+        print(json.dumps(record), flush=True)
+        records.append(record)
+    print(markdown(records), file=sys.stderr)
+    output = args.output or (None if args.quick or args.count_ops else "results/bench.json")
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(json.dumps(records, indent=1) + "\n")

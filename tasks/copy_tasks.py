@@ -79,6 +79,8 @@ class CopyTask(Task):
 
     Config = CopyOptions
     repeat = False
+    figures_of_merit = ("max_length",)
+    key_charts = ("charts/curriculum_length", "charts/curriculum_loss")
 
     def __init__(self, options: CopyOptions, run: TrainConfig, device: torch.device):
         super().__init__(options, run, device)
@@ -102,10 +104,15 @@ class CopyTask(Task):
 
     def _sequence(self) -> list[Tensor]:
         """One aligned batch of sequences at the current level: inputs, targets, mask, resets, ends."""
-        n, r, bits, batch = self.length, self.repeats if self.repeat else 1, self.options.bits, self.run.batch_size
+        return self.sequences(self.length, self.repeats, self.run.batch_size, self.generator)
+
+    def sequences(self, n: int, repeats: int, batch: int, generator: torch.Generator) -> list[Tensor]:
+        """``batch`` aligned sequences of length ``n`` (repeated ``repeats`` times for repeat copy), drawn from
+        ``generator``: ``[inputs [S, B, F], targets [S, B, W], loss_mask [S, B], resets [S, B], ends [S]]``."""
+        r, bits = repeats if self.repeat else 1, self.options.bits
         output_steps = n * r + (1 if self.repeat else 0)
         steps = n + 1 + output_steps
-        pattern = torch.randint(0, 2, (n, batch, bits), generator=self.generator, device=self.device).float()
+        pattern = torch.randint(0, 2, (n, batch, bits), generator=generator, device=self.device).float()
         inputs = torch.zeros(steps, batch, self.input_size, device=self.device)
         inputs[:n, :, :bits] = pattern
         inputs[n, :, bits] = 1.0  # delimiter
@@ -176,11 +183,53 @@ class CopyTask(Task):
             self.length += 1
 
     def progress(self, scalars):
-        shown = {"curriculum_length": "charts/curriculum_length", "curriculum_repeats": "charts/curriculum_repeats"}
+        """The curriculum's level now (N, and R for repeat copy) and the loss per bit of its last check."""
+        shown = {"N": str(self.length)}
+        if self.repeat:
+            shown["R"] = str(self.repeats)
+        if "charts/curriculum_loss" in scalars:
+            shown["bits/bit"] = f"{scalars['charts/curriculum_loss']:.3f}"
+        return shown
+
+    # ----- dni-rnn eval -----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def accuracy(self, core: nn.Module, head: BitsHead, n: int, repeats: int, count: int, generator) -> dict:
+        """Bit and sequence accuracy of ``count`` fresh sequences of length ``n``, each run from the initial state.
+
+        A bit is right when the sign of its logit matches the target; a sequence is right when every output bit
+        of it is (the end marker too, for repeat copy)."""
+        inputs, targets, loss_mask, _, _ = self.sequences(n, repeats, count, generator)
+        dtype = next(core.parameters()).dtype
+        outputs, _ = core(inputs.to(dtype), core.initial_state(count, inputs.device, dtype))
+        right = (head.readout(outputs) > 0) == (targets > 0.5)  # (S, B, W)
+        output_steps = loss_mask.bool()  # (S, B)
+        bits = right[output_steps]  # (output steps * B, W)
+        wrong_steps = (~right).any(-1) & output_steps  # (S, B)
         return {
-            **super().progress(scalars),
-            **{name: f"{scalars[tag]:.3g}" for name, tag in shown.items() if tag in scalars},
+            "length": n,
+            "bit_accuracy": float(bits.float().mean()),
+            "sequence_accuracy": float((~wrong_steps.any(0)).float().mean()),
         }
+
+    def report(self, core, head, options):
+        """Accuracy at every length from 1 to the N the run reached and ``options.beyond`` lengths past it (at the
+        R it reached, for repeat copy), on ``options.sequences`` fresh sequences each."""
+        generator = torch.Generator(device=self.device).manual_seed(options.seed)
+        lengths = range(1, self.length + options.beyond + 1)
+        rows = [self.accuracy(core, head, n, self.repeats, options.sequences, generator) for n in lengths]
+        return {**self.summary(), "sequences": options.sequences, "lengths": rows}
+
+    @classmethod
+    def format_report(cls, result):
+        header = f"  reached N = {int(result['max_length'])}" + (
+            f", R = {int(result['max_repeats'])} (scored at R = {int(result['max_repeats'])})" if cls.repeat else ""
+        )
+        lines = [header, f"  {'N':>4}  {'bit acc':>8}  {'seq acc':>8}   ({result['sequences']} sequences each)"]
+        for row in result["lengths"]:
+            mark = "" if row["length"] <= result["max_length"] else "  beyond"
+            lines.append(f"  {row['length']:>4}  {row['bit_accuracy']:8.4f}  {row['sequence_accuracy']:8.4f}{mark}")
+        return "\n".join(lines)
 
     def summary(self):
         out = {"max_length": float(self.length)}
@@ -213,3 +262,5 @@ class RepeatCopyTask(CopyTask):
     """Repeat copy with a curriculum raising R until R = N, then N. Figures of merit: N and R reached."""
 
     repeat = True
+    figures_of_merit = ("max_length", "max_repeats")
+    key_charts = ("charts/curriculum_length", "charts/curriculum_repeats", "charts/curriculum_loss")

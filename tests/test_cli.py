@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -42,6 +41,28 @@ def test_train_writes_tensorboard_events(tmp_path, capsys, task, method):
 
     assert main(["eval", task, "--checkpoint", str(run / "checkpoint.pt")]) == 0
     assert json.loads(capsys.readouterr().out)["window"] == 10
+
+
+@pytest.mark.parametrize("task", ["copy", "repeat_copy"])
+def test_eval_reports_accuracy_at_each_length_up_to_and_beyond_n(tmp_path, capsys, task):
+    args = ["train", task, "--logdir", str(tmp_path), "--run-name", "r", *TINY, "--steps", "90"]
+    assert main([*args, "--threshold", "2.0", "--check-every", "2"]) == 0
+    reached = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["max_length"]
+    assert reached > 1
+    checkpoint = str(tmp_path / "r" / "checkpoint.pt")
+    assert main(["eval", task, "--checkpoint", checkpoint, "--sequences", "16", "--beyond", "2", "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["max_length"] == reached and result["sequences"] == 16
+    assert [row["length"] for row in result["lengths"]] == list(range(1, int(reached) + 3))
+    for row in result["lengths"]:
+        assert 0 <= row["sequence_accuracy"] <= row["bit_accuracy"] <= 1
+    table = captured.err.splitlines()
+    assert table[1].startswith(f"  reached N = {int(reached)}") and table[2].split()[:3] == ["N", "bit", "acc"]
+    assert len(table) == 3 + len(result["lengths"]) and table[-1].endswith("beyond")
+    # The same seed scores the same sequences: the report is reproducible.
+    assert main(["eval", task, "--checkpoint", checkpoint, "--sequences", "16", "--beyond", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["lengths"] == result["lengths"]
 
 
 def run_cli(*args):
@@ -128,6 +149,7 @@ def test_help_shows_choices_and_ranges(capsys):
 def test_an_occupied_run_dir_is_refused_unless_resume_or_overwrite(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY]) == 0
+    capsys.readouterr()
     before = (run / "checkpoint.pt").read_bytes()
     code, err, _ = run_main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *TINY], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
@@ -162,7 +184,7 @@ def test_resume_auto_starts_afresh_when_there_is_no_checkpoint(tmp_path, capsys)
     code, err, _ = run_main(args, capsys)
     assert code == 0 and "no checkpoint in" in err and "starting run req afresh" in err
     code, err, _ = run_main([*args[:-2], "--steps", "60", "--resume", "auto"], capsys)  # the same line requeued
-    assert code == 0 and "afresh" not in err
+    assert code == 0 and "starting run req afresh" not in err
     from dni_rnn.checkpoint import load_checkpoint
 
     assert load_checkpoint(tmp_path / "req" / "checkpoint.pt")["window"] == 20
@@ -210,14 +232,6 @@ def test_resume_refuses_another_config_and_corrupt_checkpoint(tmp_path, capsys):
     corrupt.write_bytes(before[: len(before) // 2])
     assert main(["train", "copy", "--logdir", str(tmp_path), "--resume", str(corrupt), *TINY]) == 2
     assert "corrupt" in capsys.readouterr().err
-
-
-def test_readme_library_example_runs():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    example = readme.split("### The library on your own stream")[1].split("```python")[1].split("```")[0]
-    namespace = {}
-    exec(compile(example.replace("range(100)", "range(3)"), "README.md", "exec"), namespace)
-    assert namespace["engine"].windows_seen == 3
 
 
 def test_logger_averages_each_tag_over_the_windows_that_reported_it(tmp_path):

@@ -210,6 +210,18 @@ def test_training_run(corpus_dir, tmp_path, method):
     assert json.loads((run / "summary.json").read_text())["bpc_test"] == summary["bpc_test"]
 
 
+def test_eval_scores_valid_and_test(corpus_dir, tmp_path, capsys):
+    args = ["--horizon", "4", "--batch-size", "4", "--hidden", "8", "--steps", "40", "--no-progress"]
+    options = ["--data-dir", str(corpus_dir), "--no-verify", "--eval-batch-size", "8"]
+    assert main(["train", "ptb", "--logdir", str(tmp_path), "--run-name", "r", *args, *options]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["eval", "ptb", "--checkpoint", str(tmp_path / "r" / "checkpoint.pt")]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["charts/bpc_valid"] == summary["bpc_valid"] and result["charts/bpc_test"] == summary["bpc_test"]
+    assert "charts/bpc_test: " in captured.err
+
+
 def test_resumed_run_equals_uninterrupted_run(corpus_dir, tmp_path):
     options = PTBOptions(data_dir=str(corpus_dir), verify=False, eval_batch_size=8)
 

@@ -245,7 +245,7 @@ def test_sigterm_inside_a_window_resumes_bit_identically(tmp_path, capsys, monke
 
 
 def test_a_second_signal_during_the_checkpoint_write_is_ignored(tmp_path, capsys, monkeypatch):
-    import dni_rnn.training as training
+    import dni_rnn.run_checkpoint as training
 
     save = training.save_atomic
 

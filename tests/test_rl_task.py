@@ -187,6 +187,21 @@ def test_cli_run_writes_episode_charts(tmp_path, capsys, method):
         assert tag in scalars, tag
 
 
+def test_eval_reports_mean_return_and_success_over_k_episodes(tmp_path, capsys):
+    args = ["train", "rl", "--memory-length", "2", "--steps", "16", "--logdir", str(tmp_path), "--run-name", "r"]
+    assert main([*args, *TINY]) == 0
+    capsys.readouterr()
+    checkpoint = str(tmp_path / "r" / "checkpoint.pt")
+    assert main(["eval", "rl", "--checkpoint", checkpoint, "--episodes", "20", "--seed", "1"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["episodes"] >= 20 and result["env"] == "dni_rnn/MemoryChain-v0"
+    assert 0 <= result["success_rate"] <= 1 and -1 <= result["return"] <= 1 and result["episode_length"] == 3
+    assert "success_rate: " in captured.err and "episodes: " in captured.err
+    assert main(["eval", "rl", "--checkpoint", checkpoint, "--episodes", "20", "--seed", "1"]) == 0
+    assert json.loads(capsys.readouterr().out) == result  # the same seed, the same episodes
+
+
 def test_popgym_env_through_the_adapter(tmp_path, capsys):
     code = main(
         [

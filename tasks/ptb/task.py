@@ -119,6 +119,8 @@ class PTBTask(Task):
 
     Config = PTBOptions
     best_metric = "charts/bpc_valid"
+    figures_of_merit = ("bpc_valid", "bpc_test")
+    key_charts = ("charts/bpc_valid", "charts/bpc_valid_subset", "charts/bpc_train")
     resume_ignores = ("data_dir", "download", "verify")  # where the files are: the data are compared by data_checksum()
 
     def __init__(self, options: PTBOptions, run: TrainConfig, device: torch.device):
@@ -240,6 +242,16 @@ class PTBTask(Task):
             result = {"charts/bpc_valid": bits / count}
             self.last["bpc_valid"] = result["charts/bpc_valid"]
         return result
+
+    def progress(self, scalars: dict[str, float]) -> dict[str, str]:
+        """The training BPC of the last log point and the last validation BPC."""
+        shown = {}
+        if "charts/bpc_train" in scalars:
+            shown["bpc"] = f"{scalars['charts/bpc_train']:.3f}"
+        for tag, name in (("charts/bpc_valid", "valid"), ("charts/bpc_valid_subset", "valid~")):
+            if tag in scalars:
+                shown[name] = f"{scalars[tag]:.3f}"
+        return shown
 
     def summary(self) -> dict[str, float]:
         """The last full-split results (NaN before any): ``{"bpc_valid": float, "bpc_test": float}``."""

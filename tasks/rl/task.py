@@ -50,7 +50,7 @@ from torch import Tensor
 from dni_rnn.distributed import sum_over_ranks
 from dni_rnn.engine import Window
 from dni_rnn.state import State
-from dni_rnn.task import Actor, Task
+from dni_rnn.task import Actor, EvalOptions, Task
 from dni_rnn.tensorboard_log import Ratio
 from dni_rnn.train_config import TrainConfig
 from dni_rnn_tasks.rl.envs import TorchBatchedEnv
@@ -69,6 +69,8 @@ class RLTask(Task):
     # Under torchrun every rank acts in its own B / world_size environments (own seeds, from the trainer);
     # episode statistics are summed over ranks where they are reported.
     local_windows = True
+    figures_of_merit = ("return", "success_rate", "episode_length")
+    key_charts = ("charts/episodic_return", "charts/success_rate", "charts/episodic_length")
 
     def __init__(self, options: RLOptions, run: TrainConfig, device: torch.device):
         super().__init__(options, run, device)
@@ -199,6 +201,43 @@ class RLTask(Task):
         out = {
             "final_windows": float(last),
             "final_episodes": count,
+            "return": total_return / count if count else math.nan,
+            "episode_length": total_length / count if count else math.nan,
+        }
+        if self.success_reward is not None:
+            out["success_rate"] = successes / count if count else math.nan
+        return out
+
+    def progress(self, scalars: dict[str, float]) -> dict[str, str]:
+        """The mean return (and success rate) of the episodes that ended before the last log point."""
+        shown = {}
+        if "charts/episodic_return" in scalars:
+            shown["return"] = f"{scalars['charts/episodic_return']:.3g}"
+        if "charts/success_rate" in scalars:
+            shown["success"] = f"{scalars['charts/success_rate']:.2f}"
+        return shown
+
+    def report(self, core, head, options: EvalOptions) -> dict[str, Any]:
+        """Mean return, length and success rate of the first ``options.episodes`` episodes (or a few more: every
+        window acts ``T`` steps in all ``B`` environments) of the trained policy, from environments reset with
+        ``options.seed``; actions are sampled from the policy as in training."""
+        actor = Actor(core, head)
+        self.generator.manual_seed(options.seed)
+        self._window_stats = []
+        self._start_episodes(seed=options.seed)
+        state = actor.initial_state(self.batch, self.device)
+        episodes, windows = 0.0, 0
+        max_windows = max(1000, 100 * options.episodes)  # a policy whose episodes never end must still stop
+        while episodes < options.episodes and windows < max_windows:
+            self.next_window(actor, state)
+            state = self.acting_state
+            episodes += float(self._window_stats[-1][0])
+            windows += 1
+        count, total_return, total_length, successes = torch.stack(self._window_stats).sum(0).tolist()
+        out: dict[str, Any] = {
+            "env": self.options.env,
+            "episodes": int(count),
+            "environment_steps": windows * self.run.horizon * self.batch,
             "return": total_return / count if count else math.nan,
             "episode_length": total_length / count if count else math.nan,
         }
