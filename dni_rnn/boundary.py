@@ -158,8 +158,8 @@ class SyntheticBoundary(nn.Module):
         """``M(s)`` ``[B, S]`` for a flattened state ``[B, S]`` (stopgrad), clamped if asked, zero where
         ``next_resets`` ``[B]`` says the next step starts a new episode. ``target``: use the target copy."""
         module = self.target_module if target and self.target_module is not None else self.module
-        with torch.no_grad():
-            grad = module(flat_state.detach(), context)
+        with torch.no_grad():  # no graph: no detach needed either
+            grad = module(flat_state, context)
             if self.clip_prediction is not None:
                 grad = grad.clamp(-self.clip_prediction, self.clip_prediction)
             if next_resets is not None:  # one fused op, and a non-finite prediction there becomes 0, not NaN
@@ -169,7 +169,8 @@ class SyntheticBoundary(nn.Module):
     def prepare(self, final: State, next_resets: Tensor | None = None, next_context: Tensor | None = None) -> Tensor:
         """Predict ``m = M(s_T)`` ``[B, S]`` for the coming :meth:`backward` and return it (for an auxiliary
         loss that reads it); :meth:`backward` calls this itself when it was not called."""
-        flat_final = flatten_state(detach_state(final))  # (B, S); the injection reaches s_T as its gradient
+        with torch.no_grad():  # (B, S), out of the graph: the injection reaches s_T as its gradient
+            flat_final = flatten_state(final)
         grad = self.predict(flat_final, next_context, next_resets)
         bootstrap = grad
         if self.target_module is not None:
@@ -213,7 +214,7 @@ class SyntheticBoundary(nn.Module):
                       if t.requires_grad]
         torch.autograd.backward(tensors, grads, retain_graph=needs_correction)
         start = self._start
-        delta = batch * flatten_grads([t.grad for t in state_tensors(start)], start)  # (B, S)
+        delta = flatten_grads([t.grad for t in state_tensors(start)], start).mul_(batch)  # (B, S), a fresh tensor
         if needs_correction and ends:
             # J^T (bootstrap - injected): a second, state-only backward, taken before any optimiser step
             # changes the weights the graph saved.
@@ -273,8 +274,8 @@ class SyntheticBoundary(nn.Module):
                    / prediction.shape[0]}
         if cosine:
             with torch.no_grad():
-                metrics["charts/sg_online_cosine"] = (
-                    (prediction * target).sum() / (prediction.norm() * target.norm()).clamp_min(1e-30))
+                dot = torch.vdot(prediction.flatten(), target.flatten())  # one kernel, no [B, S] product
+                metrics["charts/sg_online_cosine"] = dot / (prediction.norm() * target.norm()).clamp_min(1e-30)
         return metrics
 
     def step(self, sg_loss: Tensor) -> None:

@@ -15,12 +15,10 @@ injection and ``delta_0``) is :class:`~dni_rnn.boundary.SyntheticBoundary`, usab
 adds the optimiser of the core, clipping, the NaN guard, ``dni_aux``, n-step / lambda targets
 (:mod:`dni_rnn.targets`) and the SG-quality probe (:mod:`dni_rnn.probe`).
 
-``dni_aux`` ("DNI + Aux", this toolkit's definition; SPEC section 1): a linear head on the core's
-output at every step of the window predicts ``g = M(s_T)``, the (stopgrad) synthetic gradient at the
-window's end, with a squared error summed over the state and averaged over the window's steps and batch
-entries, weighted by ``aux_weight``. Steps before the last reset of an entry inside the window belong to
-an earlier episode and are left out. The aux gradient reaches the core, so ``delta_0`` is the gradient
-of the whole objective the core is trained on (task + aux).
+``dni_aux`` ("DNI + Aux", SPEC section 1): a linear head on the core's outputs predicts ``M(s_T)``, at every
+step (``aux_pooling="steps"``) or once from their average over s_T's episode (``"mean"``); the loss and
+its masks are :mod:`dni_rnn.auxiliary`. The aux gradient reaches the core, so ``delta_0`` is the gradient of
+the whole objective the core is trained on (task + aux).
 """
 
 from __future__ import annotations
@@ -30,21 +28,14 @@ from collections import deque
 import torch
 from torch import Tensor, nn
 
+from dni_rnn.auxiliary import aux_loss
 from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary
 from dni_rnn.engine_config import METHODS, EngineConfig
 from dni_rnn.least_squares import LeastSquaresFit
 from dni_rnn.probe import SGProbe
-from dni_rnn.state import (
-    State,
-    detach_state,
-    flatten_grads,
-    flatten_state,
-    leaf_state,
-    state_size,
-    state_tensors,
-)
+from dni_rnn.state import State, detach_state, flatten_grads, flatten_state, leaf_state, state_size, state_tensors
 from dni_rnn.targets import lambda_target
-from dni_rnn.window import Window
+from dni_rnn.window import Window, check_window, first_resets
 
 __all__ = ["METHODS", "EngineConfig", "NonFiniteError", "Window", "WindowEngine", "default_optimizer"]
 
@@ -181,49 +172,17 @@ class WindowEngine(nn.Module):
         return head.loss(outputs, window)[0], final
 
     def aux_loss(self, aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, window: Window) -> Tensor:
-        """dni_aux: every step's output predicts ``M(s_T)``; squared error summed over S, mean over steps and batch."""
+        """dni_aux: the outputs predict ``M(s_T)`` (:func:`dni_rnn.auxiliary.aux_loss`, ``config.aux_pooling``)."""
+        resets = window.resets
         if self.core.batch_first:
             outputs = outputs.transpose(0, 1)  # (T, B, H)
-        prediction = aux_head(outputs)  # (T, B, S)
-        error = (prediction - boundary_grad.unsqueeze(0)).pow(2).sum(-1)  # (T, B)
-        if window.resets is not None:
-            resets = window.resets.transpose(0, 1) if self.core.batch_first else window.resets
-            episode = resets.long().cumsum(0)  # (T, B): which episode each step belongs to
-            same_episode = (episode == episode[-1:]).to(error.dtype)  # only steps of s_T's episode
-            return (error * same_episode).sum() / error.numel()
-        return error.mean()
-
-    def _first_reset(self, window: Window) -> Tensor | None:
-        """``[B]`` bool: entries reset before step 0 (their ``s_0`` has no future to predict), or None."""
-        if window.resets is None:
-            return None
-        return window.resets[:, 0] if self.core.batch_first else window.resets[0]
+            resets = resets.transpose(0, 1) if resets is not None else None
+        return aux_loss(aux_head, outputs, boundary_grad, resets, self.config.aux_pooling)
 
     def check_window(self, window: Window, state: State) -> None:
-        """Raise a ``ValueError`` naming the expected and the actual shape when ``window`` does not fit
-        ``state`` (Python comparisons of shapes only: no device work)."""
-        batch = state_tensors(state)[0].shape[1]
-        inputs = window.inputs
-        layout = "[B, T, ...]" if self.core.batch_first else "[T, B, ...]"
-        if inputs.dim() < 2 or inputs.shape[0 if self.core.batch_first else 1] != batch:
-            raise ValueError(f"expected inputs {layout} with B={batch} (the state's batch), got {list(inputs.shape)}")
-        steps = inputs.shape[1] if self.core.batch_first else inputs.shape[0]
-        time_major = (steps, batch)
-        expected = {
-            "resets": time_major[::-1] if self.core.batch_first else time_major,
-            "loss_mask": time_major[::-1] if self.core.batch_first else time_major,
-            "next_resets": (batch,),
-        }
-        for name, shape in expected.items():
-            value = getattr(window, name)
-            if value is not None and tuple(value.shape) != shape:
-                raise ValueError(f"expected {name} of shape {list(shape)}, got {list(value.shape)}")
+        """Raise a ``ValueError`` naming the expected and the actual shape when ``window`` does not fit ``state``."""
         context_size = self.boundary.context_size if self.boundary is not None else 0
-        for name in ("context", "next_context"):
-            value = getattr(window, name)
-            if context_size and (value is None or tuple(value.shape) != (batch, context_size)):
-                got = None if value is None else list(value.shape)
-                raise ValueError(f"expected {name} of shape {[batch, context_size]} (a conditioned M), got {got}")
+        check_window(window, state_tensors(state)[0].shape[1], self.core.batch_first, context_size)
 
     # ----- one window ---------------------------------------------------------------------------------
 
@@ -305,7 +264,7 @@ class WindowEngine(nn.Module):
         boundary = self.boundary
         flat_start, newest = boundary.pending
         boundary.pending = None
-        first_reset = self._first_reset(window)
+        first_reset = first_resets(window, self.core.batch_first)
         if cfg.sg_target_windows == 1:
             return flat_start, newest, window.context, None if first_reset is None else ~first_reset
         self._chain.append((detach_state(start), window))
@@ -323,7 +282,7 @@ class WindowEngine(nn.Module):
         target = lambda_target(
             run_window, oldest_state, [oldest, *chain[:-1]], bootstrap, newest, cfg.discount, cfg.sg_lambda
         )
-        first = self._first_reset(oldest)
+        first = first_resets(oldest, self.core.batch_first)
         return flatten_state(oldest_state), target, oldest.context, None if first is None else ~first
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dni_rnn.auxiliary import AUX_POOLINGS
 from dni_rnn.config import check_fields, option
 
 METHODS = ("bptt", "dni", "dni_aux")
@@ -36,6 +37,12 @@ class EngineConfig:
     )
     sg_grad_clip: float | None = option(1.0, "Max global grad norm (> 0) of M; None: no clipping.", low=0.0)
     aux_weight: float = option(1.0, "Weight of the dni_aux loss.", low=0.0)
+    aux_pooling: str = option(
+        "steps",
+        "dni_aux: the aux head predicts M(s_T) from every step's output (steps) or once from the outputs "
+        "averaged over the steps of s_T's episode (mean: 1/T of the head's cost).",
+        choices=AUX_POOLINGS,
+    )
     sg_target_windows: int = option(
         1,
         "n: M's target backpropagates through n windows before it bootstraps (1: the paper's one-window target).",
