@@ -5,8 +5,12 @@ the network must emit the vectors again (inputs are zero there). Repeat copy add
 given as ``R / 10`` on an extra input channel at the delimiter step; the output is the sequence R times
 followed by one end-marker step (an extra output channel).
 
-Sequences of a batch are aligned and streamed back to back; the state is reset at every sequence's
-first step and no synthetic gradient is injected at a boundary where a new sequence starts.
+Each of the ``B`` streams is a sequence of sequences, back to back; the state is reset at every sequence's
+first step and no synthetic gradient is injected at a boundary where a new sequence starts. By default the
+streams are aligned (every stream starts a sequence at the same step). With ``stagger`` each stream starts
+after its own number of idle steps (zero inputs, no loss), drawn uniformly from ``[0, STAGGER_STEPS)``
+once per run, so that a window holds every phase of the task: its gradient, and ``M``'s regression
+batch, then mix presentation and output steps instead of seeing one phase at a time.
 
 Losses, in bits (binary cross-entropy / ln 2):
 - training loss of a window: the bits of all output channels on all output steps of the window,
@@ -35,6 +39,7 @@ from dni_rnn.train_config import TrainConfig
 
 LN2 = 0.6931471805599453
 CONTEXTS = ("none", "inputs", "targets")
+STAGGER_STEPS = 64  # the streams' offsets are drawn from [0, STAGGER_STEPS): more than a sequence at N <= 31
 
 
 @dataclass
@@ -47,6 +52,9 @@ class CopyOptions:
         "none",
         "cDNI: what M reads besides the state at a boundary: none, inputs (the next window's inputs) or targets (its targets and loss mask: a labelled, privileged variant).",
         choices=CONTEXTS,
+    )
+    stagger: bool = option(
+        False, "Start each stream after its own random number of idle steps, so that a window mixes every phase."
     )
 
     def __post_init__(self):
@@ -94,10 +102,20 @@ class CopyTask(Task):
         }[options.sg_context]
         self.length = options.start_length
         self.repeats = 1
-        self._pending: list[Tensor] | None = None  # inputs, targets, loss_mask, resets, sequence_ends
+        # The aligned source: sequences drawn a batch at a time (inputs, targets, loss_mask, resets [S, B, ...])
+        # and where they end ([S] bool, on the CPU: counted every window without a device sync), from source
+        # step ``_source_start``. Stream b reads source step t - offset_b at its step t (idle before 0).
+        self._source: list[Tensor] | None = None
+        self._source_ends: Tensor | None = None
+        self._source_start = 0
+        self._time = 0  # the stream step of the next window's first step
+        self._offsets = torch.zeros(run.batch_size, dtype=torch.long)
+        if options.stagger:
+            self._offsets = torch.randint(0, STAGGER_STEPS, (run.batch_size,), generator=self.generator,
+                                          device=device).cpu()
         self._bits = torch.zeros((), device=device)
         self._output_steps = torch.zeros((), device=device)
-        self._sequences = 0
+        self._ended = 0  # sequences ended since the last check, summed over the streams
         self.last_check_loss = float("nan")
 
     # ----- the stream -------------------------------------------------------------------------------
@@ -131,25 +149,60 @@ class CopyTask(Task):
 
     def next_window(self, actor, state):
         horizon = self.run.horizon
-        # Keep one step beyond the window so that we know whether the next step starts a new sequence, and
-        # the whole next window when M reads it (cDNI).
+        # One step beyond the window tells whether the next step starts a new sequence; M reading the next
+        # window (cDNI) needs all of it.
         ahead = 2 * horizon if self.context_size else horizon + 1
-        while self._pending is None or self._pending[0].shape[0] < ahead:
-            fresh = self._sequence()
-            self._pending = fresh if self._pending is None else [torch.cat(p) for p in zip(self._pending, fresh)]
-        inputs, targets, loss_mask, resets, ends = (p[:horizon] for p in self._pending)
-        next_resets = self._pending[3][horizon]
+        inputs, targets, loss_mask, resets, ends = self._steps(ahead)
+        next_resets = resets[horizon]
         context = next_context = None
         if self.context_size:
-            context = self._context(slice(0, horizon))
-            next_context = self._context(slice(horizon, 2 * horizon))
-        self._sequences += int(ends.sum())
-        self._pending = [p[horizon:] for p in self._pending]
-        return Window(inputs, targets, loss_mask, resets, next_resets, context, next_context), state
+            context = self._context(inputs[:horizon], targets[:horizon], loss_mask[:horizon])
+            next_context = self._context(inputs[horizon:], targets[horizon:], loss_mask[horizon:])
+        self._ended += int(ends[:horizon].sum())
+        self._time += horizon
+        self._drop_consumed()
+        window = Window(inputs[:horizon], targets[:horizon], loss_mask[:horizon], resets[:horizon], next_resets,
+                        context, next_context)
+        return window, state
 
-    def _context(self, steps: slice) -> Tensor:
-        """``[B, C]``: what M reads about the window of pending ``steps`` (its inputs, or targets and mask)."""
-        inputs, targets, loss_mask = (p[steps] for p in self._pending[:3])
+    def _steps(self, count: int) -> list[Tensor]:
+        """The next ``count`` steps of every stream from ``_time`` on: inputs, targets, loss_mask, resets
+        ``[count, B, ...]`` and sequence ends ``[count, B]`` (CPU). Draws sequences as they are needed."""
+        while self._source is None or self._source_start + self._source[0].shape[0] < self._time + count:
+            *fresh, fresh_ends = self._sequence()
+            if self._source is None:
+                self._source, self._source_ends = fresh, fresh_ends
+            else:
+                self._source = [torch.cat(p) for p in zip(self._source, fresh)]
+                self._source_ends = torch.cat([self._source_ends, fresh_ends])
+        first = self._time - self._source_start
+        if not self._offsets.any():  # aligned streams: a plain slice
+            steps = slice(first, first + count)
+            ends = self._source_ends[steps].unsqueeze(1).expand(count, self.run.batch_size)
+            return [*(p[steps] for p in self._source), ends]
+        index = first + torch.arange(count).unsqueeze(1) - self._offsets  # (count, B) source steps, < 0: idle
+        idle = index < 0
+        index = index.clamp_min(0)
+        streams = torch.arange(self.run.batch_size)
+        ends = self._source_ends[index] & ~idle
+        index_d, streams_d, live = index.to(self.device), streams.to(self.device), (~idle).to(self.device)
+        gathered = []
+        for part in self._source:  # inputs, targets, loss_mask, resets
+            values = part[index_d, streams_d]
+            mask = live.view(*live.shape, *([1] * (values.dim() - 2)))
+            gathered.append(torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=self.device)))
+        return [*gathered, ends]
+
+    def _drop_consumed(self) -> None:
+        """Forget source steps that no stream will read again."""
+        cut = self._time - int(self._offsets.max()) - self._source_start
+        if cut > 0:
+            self._source = [p[cut:] for p in self._source]
+            self._source_ends = self._source_ends[cut:]
+            self._source_start += cut
+
+    def _context(self, inputs: Tensor, targets: Tensor, loss_mask: Tensor) -> Tensor:
+        """``[B, C]``: what M reads about a window (its inputs, or its targets and mask), flattened over steps."""
         if self.options.sg_context == "inputs":
             seen = inputs  # (T, B, F)
         else:
@@ -161,7 +214,7 @@ class CopyTask(Task):
     def observe(self, metrics, private):
         self._bits += private["bits_sum"]
         self._output_steps += private["output_steps"]
-        if self._sequences < self.options.check_every:
+        if self._ended < self.options.check_every * self.run.batch_size:
             return {}
         # One host sync per check, not per window.
         per_bit = float(self._bits / (self._output_steps.clamp_min(1) * self.output_size))
@@ -169,7 +222,7 @@ class CopyTask(Task):
         if per_bit < self.options.threshold:
             self._advance()
         self._bits.zero_(), self._output_steps.zero_()
-        self._sequences = 0
+        self._ended = 0
         return {
             "charts/curriculum_loss": per_bit,
             "charts/curriculum_length": float(self.length),
@@ -245,17 +298,23 @@ class CopyTask(Task):
             **super().state_dict(),
             "length": self.length,
             "repeats": self.repeats,
-            "pending": self._pending,
+            "source": self._source,
+            "source_ends": self._source_ends,
+            "source_start": self._source_start,
+            "time": self._time,
+            "offsets": self._offsets,
             "bits": self._bits,
             "output_steps": self._output_steps,
-            "sequences": self._sequences,
+            "ended": self._ended,
         }
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
-        self.length, self.repeats, self._pending = state["length"], state["repeats"], state["pending"]
+        self.length, self.repeats = state["length"], state["repeats"]
+        self._source, self._source_ends = state["source"], state["source_ends"]
+        self._source_start, self._time, self._offsets = state["source_start"], state["time"], state["offsets"]
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
-        self._sequences = state["sequences"]
+        self._ended = state["ended"]
 
 
 class RepeatCopyTask(CopyTask):

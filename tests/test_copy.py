@@ -50,15 +50,15 @@ def test_curriculum_advances_below_threshold_only():
     task = make(CopyTask, check_every=1)
     good = {"bits_sum": torch.tensor(0.1 * 8), "output_steps": torch.tensor(1.0)}
     bad = {"bits_sum": torch.tensor(0.2 * 8), "output_steps": torch.tensor(1.0)}
-    task._sequences = 1
+    task._ended = 2
     assert task.observe({}, bad)["charts/curriculum_loss"] == 0.2 and task.length == 1
-    task._sequences = 1
+    task._ended = 2
     task.observe({}, good)
     assert task.length == 2
     repeat = make(RepeatCopyTask, check_every=1)
     levels = []
     for _ in range(4):
-        repeat._sequences = 1
+        repeat._ended = 2
         repeat.observe({}, {"bits_sum": torch.tensor(0.0), "output_steps": torch.tensor(1.0)})
         levels.append((repeat.length, repeat.repeats))
     assert levels == [(2, 1), (2, 2), (3, 2), (3, 3)]  # R up to N, then N
@@ -89,3 +89,38 @@ def test_unconditioned_stream_is_unchanged_by_the_context_option():
         a, _ = plain.next_window(None, None)
         b, _ = conditioned.next_window(None, None)
         assert a.context is None and torch.equal(a.inputs, b.inputs) and torch.equal(a.next_resets, b.next_resets)
+
+
+def test_staggered_streams_are_aligned_streams_delayed_by_their_offsets():
+    """stagger: stream b is idle (zero inputs, no loss, no reset) for offset_b steps, then a stream of whole
+    sequences like the aligned one: a reset every 2N + 1 steps and outputs that repeat the pattern."""
+    task = make(CopyTask, horizon=3, batch=6, stagger=True)
+    task.length = n = 3
+    offsets = task._offsets.tolist()
+    assert len(set(offsets)) > 1 and all(0 <= o < 64 for o in offsets)
+    windows = [task.next_window(None, None)[0] for _ in range(60)]
+    inputs, targets, mask, resets = (torch.cat([getattr(w, f) for w in windows]) for f in
+                                     ("inputs", "targets", "loss_mask", "resets"))
+    period = 2 * n + 1
+    for b, offset in enumerate(offsets):
+        assert not inputs[:offset, b].any() and not mask[:offset, b].any() and not resets[:offset, b].any()
+        starts = resets[:, b].nonzero().flatten().tolist()
+        assert starts == list(range(offset, inputs.shape[0], period))
+        for start in starts[:-1]:
+            torch.testing.assert_close(targets[start + n + 1 : start + period, b], inputs[start : start + n, b, :8])
+            assert mask[start : start + n + 1, b].eq(0).all() and mask[start + n + 1 : start + period, b].eq(1).all()
+
+
+def test_staggered_stream_resumes_exactly_and_counts_sequences_per_stream():
+    task = make(CopyTask, horizon=2, batch=4, stagger=True)
+    for _ in range(37):
+        task.next_window(None, None)
+    saved = task.state_dict()
+    twin = make(CopyTask, horizon=2, batch=4, stagger=True)
+    twin.load_state_dict(saved)
+    for _ in range(20):
+        a, b = task.next_window(None, None)[0], twin.next_window(None, None)[0]
+        assert torch.equal(a.inputs, b.inputs) and torch.equal(a.resets, b.resets)
+        assert torch.equal(a.next_resets, b.next_resets)
+    assert task._ended == twin._ended > 0
+    assert task._source[0].shape[0] <= 64 + 3 * 3  # consumed steps are dropped: the buffer stays bounded
