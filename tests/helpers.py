@@ -1,5 +1,6 @@
 """Shared pieces of the tests: a tiny regression task and a hand-written reference unroll."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -71,3 +72,11 @@ def record_targets(engine):
         regression_loss(flat, target, *args),
     )[1]
     return targets
+
+
+def reference_package(module: str):
+    """Import one of the reference packages (popgym, bsuite), or skip: they are the optional ``reference`` extra."""
+    top = module.split(".")[0]
+    return pytest.importorskip(
+        module, reason=f"reference package {top} not installed (pip install -e '.[reference]', as .ci/run does)"
+    )

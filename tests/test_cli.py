@@ -104,6 +104,7 @@ def run_main(args, capsys):
         (["train", "copy", "--hidden", "many"], "invalid int value: 'many'"),
         (["train", "copy", "--resume", "/nonexistent/checkpoint.pt"], "does not exist"),
         (["eval", "copy", "--checkpoint", "/nonexistent/checkpoint.pt"], "does not exist"),
+        (["eval", "copy", "--checkpoint", "/nonexistent/checkpoint.pt", "--threads", "-1"], "--threads must be >= 0"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(args, message, tmp_path, capsys):

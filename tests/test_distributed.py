@@ -19,9 +19,11 @@ LAUNCH = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--npro
 def torchrun(*args):
     result = subprocess.run([*LAUNCH, *args], capture_output=True, text=True, timeout=300)
     if result.returncode != 0 and "Signal 6 (SIGABRT)" in result.stderr:
-        # Seen once in CI on a loaded machine: a gloo worker aborted while connecting (not reproducible in
-        # dozens of launches). Relaunching is safe: the run resumes from its own checkpoint or starts over.
-        result = subprocess.run([*LAUNCH, *args], capture_output=True, text=True, timeout=300)
+        # Seen on a loaded machine: a gloo worker aborted while connecting or at teardown (not reproducible in
+        # dozens of launches). Relaunching is safe: a resumed run resumes from its own checkpoint, a fresh one
+        # starts over (--overwrite: the aborted launch may have left a checkpoint, which a fresh start refuses).
+        again = args if "--resume" in args else (*args, "--overwrite")
+        result = subprocess.run([*LAUNCH, *again], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 

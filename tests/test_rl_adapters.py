@@ -4,12 +4,13 @@ import gymnasium
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode
+from helpers import reference_package
 
 from dni_rnn_tasks.rl.adapters import TorchVectorEnv
 
 
 def test_adapter_runs_popgym_repeat_previous_easy():
-    pytest.importorskip("popgym")
+    reference_package("popgym")
     env = TorchVectorEnv("popgym:popgym-RepeatPreviousEasy-v0", num_envs=3, vectorization_mode="sync")
     assert env.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
     assert env.single_observation_space == gymnasium.spaces.Discrete(4)

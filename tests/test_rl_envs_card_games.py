@@ -6,6 +6,7 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from helpers import reference_package
 
 from dni_rnn_tasks.rl.envs import RepeatPrevious
 
@@ -58,7 +59,7 @@ def _popgym_deal_orders(name, game):
     ],
 )
 def test_card_game_matches_popgym(name, level, make_env):
-    pytest.importorskip("popgym")
+    reference_package("popgym")
     B = 3
     reference = gymnasium.make_vec(f"popgym-{name}{level}-v0", num_envs=B, vectorization_mode="sync")
     games = [e.unwrapped for e in reference.envs]

@@ -6,6 +6,7 @@ that replaces the env's sampler."""
 import numpy as np
 import pytest
 import torch
+from helpers import reference_package
 
 from dni_rnn_tasks.rl.envs import MemoryChain
 
@@ -19,7 +20,7 @@ class ScriptedMemoryChain(MemoryChain):
 
 @pytest.mark.parametrize("memory_length,num_bits", [(1, 1), (4, 1), (5, 3)])
 def test_memory_chain_matches_bsuite(memory_length, num_bits):
-    memory_chain = pytest.importorskip("bsuite.environments.memory_chain")
+    memory_chain = reference_package("bsuite.environments.memory_chain")
     B = 4
     references = [memory_chain.MemoryChain(memory_length, num_bits, seed=seed) for seed in range(B)]
     env = ScriptedMemoryChain(num_envs=B, memory_length=memory_length, num_bits=num_bits)

@@ -34,13 +34,19 @@ def test_registry_lists_every_registered_id():
 
 
 def test_module_prefixed_id_in_a_fresh_process(tmp_path):
-    """gymnasium's "module:EnvId" form works without importing anything of ours first."""
+    """gymnasium's "module:EnvId" form works without importing anything of ours first, for every torch env."""
     code = (
         "import gymnasium, torch\n"
         "envs = gymnasium.make_vec('dni_rnn_tasks.rl.envs:dni_rnn/MemoryChain-v0', num_envs=8)\n"
         "obs, _ = envs.reset(seed=0)\n"
         "obs, reward, terminated, truncated, _ = envs.step(torch.zeros(8, dtype=torch.long))\n"
         "assert type(envs).__name__ == 'MemoryChain' and tuple(obs.shape) == (8, 3), (type(envs), obs.shape)\n"
+        f"for env_id in {ALL_IDS!r}:\n"
+        "    envs = gymnasium.make_vec('dni_rnn_tasks.rl.envs:' + env_id, num_envs=4)\n"
+        "    assert isinstance(envs, gymnasium.vector.VectorEnv) and envs.num_envs == 4, env_id\n"
+        "    obs, _ = envs.reset(seed=0)\n"
+        "    obs, reward, *_ = envs.step(torch.zeros(4, dtype=torch.long))\n"
+        "    assert isinstance(obs, torch.Tensor) and tuple(reward.shape) == (4,), env_id\n"
         "print('ok')\n"
     )
     # from another directory, so that nothing of the checkout is importable but the installed package

@@ -4,6 +4,7 @@ import gymnasium
 import numpy as np
 import pytest
 import torch
+from helpers import reference_package
 
 from dni_rnn_tasks.rl.adapters import TorchVectorEnv
 from dni_rnn_tasks.rl.envs import MemoryChain
@@ -11,7 +12,7 @@ from dni_rnn_tasks.rl.episode_statistics import TorchRecordEpisodeStatistics
 
 
 def test_episode_statistics_match_gymnasium_wrapper():
-    pytest.importorskip("popgym")
+    reference_package("popgym")
     B = 3
     ours = TorchRecordEpisodeStatistics(TorchVectorEnv("popgym:popgym-RepeatPreviousEasy-v0", num_envs=B))
     theirs = gymnasium.wrappers.vector.RecordEpisodeStatistics(

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from helpers import reference_package
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dni_rnn.checkpoint import load_checkpoint
@@ -203,6 +204,7 @@ def test_eval_reports_mean_return_and_success_over_k_episodes(tmp_path, capsys):
 
 
 def test_popgym_env_through_the_adapter(tmp_path, capsys):
+    reference_package("popgym")
     code = main(
         [
             "train",
@@ -250,6 +252,7 @@ def test_resume_is_bit_identical(tmp_path, capsys):
         ({"env": "dni_rnn/NoSuchEnv-v0"}, "unknown env id"),
         ({"env": "NoSuchEnvAnywhere-v9"}, "unknown env id"),
         ({"env": "popgym-RepeatPreviousEasy-v0"}, "--env popgym:popgym-RepeatPreviousEasy-v0"),
+        ({"env": "no_such_module_anywhere:Nope-v0"}, "module 'no_such_module_anywhere' is not installed"),
         ({"memory_length": 0}, "memory-length must be >= 1"),
         ({"env": "dni_rnn/RepeatPreviousEasy-v0", "memory_length": 4}, "takes no argument memory_length"),
         ({"env_kwargs": "[1]"}, "JSON object"),

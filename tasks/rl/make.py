@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 from typing import Any
@@ -46,6 +47,10 @@ def make_envs(options: RLOptions, num_envs: int, device: torch.device) -> TorchR
         if env_id.startswith(POPGYM_PREFIX):
             # popgym registers its ids only once imported: gymnasium's "module:" prefix does that.
             raise ValueError(f"unknown env id {env_id!r}; popgym ids need the module prefix: --env popgym:{env_id}")
+        module, colon, _ = env_id.partition(":")
+        if colon and importlib.util.find_spec(module.split(".")[0]) is None:
+            hint = " (pip install popgym==1.0.7, or pip install -e '.[reference]')" if module == "popgym" else ""
+            raise ValueError(f"env {env_id!r}: module {module!r} is not installed{hint}")
         try:
             envs = TorchVectorEnv(
                 env_id, num_envs=num_envs, vectorization_mode=options.vectorization_mode, device=device, **kwargs

@@ -1,22 +1,9 @@
 """Batched memory environments written as torch tensor operations, one module per family.
 
-Every environment here is a ``gymnasium.vector.VectorEnv`` whose whole batch lives in tensors on
-one ``device``: ``step`` advances all ``num_envs`` sub-environments with a fixed sequence of tensor
-operations, with no Python loop over environments and no host-device synchronisation (no
-``.item()``, no Python ``if`` on a tensor value), so that a GPU learner never waits for its
-environments. Observations, rewards, terminations and truncations are returned as tensors on the
-device; the tensors returned by one call are never modified by a later call.
-
-Autoreset follows gymnasium 1.x (``metadata["autoreset_mode"]``, ``AutoresetMode.NEXT_STEP`` by
-default): the ``step`` after a step where a sub-environment terminated or was truncated resets that
-sub-environment and returns the first observation of its new episode with reward 0,
-``terminated = truncated = False``, and the action ignored. ``SAME_STEP`` (the new episode's first
-observation returned at once, the ended one's last in ``infos["final_obs"]`` with mask
-``infos["_final_obs"]``) and ``DISABLED`` (only ``reset(options={"reset_mask": mask})`` resets; stepping
-a finished sub-environment is undefined) are supported as well.
-
-Randomness comes from one ``torch.Generator`` on the device (``self.generator``), seeded by
-``reset(seed=...)``; without a seed it starts from a non-deterministic seed.
+Every environment here is a ``gymnasium.vector.VectorEnv`` whose whole batch lives in tensors on one
+``device`` and steps with no host-device synchronisation; autoreset follows gymnasium 1.x (``NEXT_STEP`` by
+default, ``SAME_STEP`` and ``DISABLED`` too), randomness comes from one seeded ``torch.Generator``. The
+full contract is in ``base`` (``TorchBatchedEnv``).
 
 Environments (the ids are registered with gymnasium when this package is imported)::
 
