@@ -311,6 +311,10 @@ class CopyTask(Task):
     def load_state_dict(self, state):
         super().load_state_dict(state)
         self.length, self.repeats = state["length"], state["repeats"]
+        if "pending" in state:  # a checkpoint from before --stagger: its aligned pending steps are the source
+            *state["source"], state["source_ends"] = state["pending"]
+            state.update(source_start=0, time=0, offsets=torch.zeros_like(self._offsets))
+            state["ended"] = state["sequences"] * self.run.batch_size
         self._source, self._source_ends = state["source"], state["source_ends"]
         self._source_start, self._time, self._offsets = state["source_start"], state["time"], state["offsets"]
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])

@@ -124,3 +124,20 @@ def test_staggered_stream_resumes_exactly_and_counts_sequences_per_stream():
         assert torch.equal(a.next_resets, b.next_resets)
     assert task._ended == twin._ended > 0
     assert task._source[0].shape[0] <= 64 + 3 * 3  # consumed steps are dropped: the buffer stays bounded
+
+
+def test_a_checkpoint_from_before_stagger_resumes_the_same_stream():
+    """Checkpoints written before --stagger hold the aligned ``pending`` steps and a per-entry sequence count."""
+    task = make(CopyTask, horizon=2, batch=2)
+    for _ in range(5):
+        task.next_window(None, None)
+    state = task.state_dict()
+    first = state["time"] - state["source_start"]
+    old = {k: v for k, v in state.items() if k not in ("source", "source_ends", "source_start", "time", "offsets", "ended")}
+    old["pending"] = [p[first:] for p in state["source"]] + [state["source_ends"][first:]]
+    old["sequences"] = state["ended"] // 2
+    twin = make(CopyTask, horizon=2, batch=2)
+    twin.load_state_dict(old)
+    for _ in range(10):
+        assert torch.equal(task.next_window(None, None)[0].inputs, twin.next_window(None, None)[0].inputs)
+    assert task._ended == twin._ended
