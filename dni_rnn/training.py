@@ -70,6 +70,15 @@ def hyperparameters(config: dict, task_class: type[Task]) -> dict:
     return {key: value for key, value in config.items() if key not in left_out and key != "task.data_sha256"}
 
 
+def logs_window(window: int, log_every: int, total_windows: int) -> bool:
+    """Whether window ``window`` (0-based) writes a log point: the ``--log-every``-th window of an interval, or
+    the run's last window (the final point). Only that window computes the engine's metrics that are logged
+    and nothing else (``collect_metrics``: ``charts/sg_norm``, ``charts/delta_norm``, ``charts/sg_online_cosine``),
+    so those tags are the value of the window that writes the point rather than an average over the interval.
+    The final point of a run stopped early (``--patience``) has none of them."""
+    return (window + 1) % log_every == 0 or window + 1 == total_windows
+
+
 def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Sequence[str] | None = None) -> dict:
     """Run (or resume) one training run; returns its summary (also written to ``summary.json``).
 
@@ -212,7 +221,9 @@ def _run(
                     engine.set_lr_factor(lr_factor(train_cfg.lr_schedule, train_cfg.lr_final, window, total_windows))
                 batch, state = task.next_window(actor, state)
                 state, metrics = engine.step(
-                    batch if local_windows else shard_window(batch, topology, core.batch_first), state
+                    batch if local_windows else shard_window(batch, topology, core.batch_first),
+                    state,
+                    collect_metrics=logs_window(window, train_cfg.log_every, total_windows),
                 )
                 metrics, private = split_private(average_metrics(metrics, topology))
                 logger.accumulate(metrics)
