@@ -153,8 +153,9 @@ class SyntheticBoundary(nn.Module):
             return None
         return flat
 
-    def predict(self, flat_state: Tensor, context: Tensor | None = None, next_resets: Tensor | None = None,
-                target: bool = False) -> Tensor:
+    def predict(
+        self, flat_state: Tensor, context: Tensor | None = None, next_resets: Tensor | None = None, target: bool = False
+    ) -> Tensor:
         """``M(s)`` ``[B, S]`` for a flattened state ``[B, S]`` (stopgrad), clamped if asked, zero where
         ``next_resets`` ``[B]`` says the next step starts a new episode. ``target``: use the target copy."""
         module = self.target_module if target and self.target_module is not None else self.module
@@ -186,8 +187,14 @@ class SyntheticBoundary(nn.Module):
         permutation = torch.randperm(grad.shape[0], generator=self.generator).to(grad.device)
         return grad[permutation]
 
-    def backward(self, loss: Tensor, final: State, next_resets: Tensor | None = None,
-                 next_context: Tensor | None = None, inject: bool = True) -> Tensor:
+    def backward(
+        self,
+        loss: Tensor,
+        final: State,
+        next_resets: Tensor | None = None,
+        next_context: Tensor | None = None,
+        inject: bool = True,
+    ) -> Tensor:
         """One backward of ``loss + (scale / B) <m, s_T>``; records ``delta_0`` for :meth:`update`.
 
         ``inject=False`` (a warm-up) injects nothing while ``delta_0`` keeps the discounted bootstrap.
@@ -210,8 +217,11 @@ class SyntheticBoundary(nn.Module):
         tensors, grads = [loss], [None]
         if scale and ends:
             tensors += ends
-            grads += [g for g, t in zip(state_tensors(unflatten_state(injected, final)), state_tensors(final))
-                      if t.requires_grad]
+            grads += [
+                g
+                for g, t in zip(state_tensors(unflatten_state(injected, final)), state_tensors(final))
+                if t.requires_grad
+            ]
         torch.autograd.backward(tensors, grads, retain_graph=needs_correction)
         start = self._start
         delta = flatten_grads([t.grad for t in state_tensors(start)], start).mul_(batch)  # (B, S), a fresh tensor
@@ -219,8 +229,11 @@ class SyntheticBoundary(nn.Module):
             # J^T (bootstrap - injected): a second, state-only backward, taken before any optimiser step
             # changes the weights the graph saved.
             correction = self.discount * bootstrap - scale * direction
-            vectors = [g for g, t in zip(state_tensors(unflatten_state(correction, final)), state_tensors(final))
-                       if t.requires_grad]
+            vectors = [
+                g
+                for g, t in zip(state_tensors(unflatten_state(correction, final)), state_tensors(final))
+                if t.requires_grad
+            ]
             carried = torch.autograd.grad(ends, state_tensors(start), vectors, allow_unused=True)
             delta = delta + flatten_grads(carried, start)
         flat_start = self._flat_start if self._flat_start is not None else flatten_state(detach_state(start))
@@ -242,15 +255,22 @@ class SyntheticBoundary(nn.Module):
         self.pending = None
         return self.regress(flat_start, delta, context, keep)
 
-    def regress(self, flat_state: Tensor, target: Tensor, context: Tensor | None = None,
-                keep: Tensor | None = None) -> dict[str, Tensor]:
+    def regress(
+        self, flat_state: Tensor, target: Tensor, context: Tensor | None = None, keep: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """One optimiser step of ``M`` on :meth:`regression_loss`; returns its metrics."""
         metrics = self.regression_loss(flat_state, target, context, keep)
         self.step(metrics["losses/synthetic_grad"])
         return {name: value.detach() for name, value in metrics.items()}
 
-    def regression_loss(self, flat_state: Tensor, target: Tensor, context: Tensor | None = None,
-                        keep: Tensor | None = None, cosine: bool = True) -> dict[str, Tensor]:
+    def regression_loss(
+        self,
+        flat_state: Tensor,
+        target: Tensor,
+        context: Tensor | None = None,
+        keep: Tensor | None = None,
+        cosine: bool = True,
+    ) -> dict[str, Tensor]:
         """``sum_b keep_b ||M(s[b]) - target[b]||^2 / B`` (``[B, S]`` each; ``keep`` ``[B]`` bool or None).
 
         Left-out entries are selected out, not multiplied by 0, so a non-finite state there (an episode that
@@ -270,8 +290,9 @@ class SyntheticBoundary(nn.Module):
         if keep is not None:  # a left-out row then has prediction 0 and target 0: it adds exactly 0
             prediction = torch.where(rows, prediction, 0.0)
         # One fused kernel (and one in the backward) for the squared error summed over S and over the batch.
-        metrics = {"losses/synthetic_grad": nn.functional.mse_loss(prediction, target, reduction="sum")
-                   / prediction.shape[0]}
+        metrics = {
+            "losses/synthetic_grad": nn.functional.mse_loss(prediction, target, reduction="sum") / prediction.shape[0]
+        }
         if cosine:
             with torch.no_grad():
                 dot = torch.vdot(prediction.flatten(), target.flatten())  # one kernel, no [B, S] product

@@ -5,6 +5,7 @@ payload, checked on load. Saving over ``checkpoint.pt`` first moves the previous
 ``checkpoint.prev.pt``, so one earlier good checkpoint is always at hand. A live run holds an exclusive
 lock on ``<run>/.lock``, so a second process with the same run name refuses to start.
 """
+
 from __future__ import annotations
 
 import errno
@@ -68,8 +69,12 @@ def save_atomic(payload: dict, path: str | Path, keep_previous: bool = False) ->
     torch.save(payload, buffer)
     data = buffer.getvalue()
     # The payload's bytes as a uint8 tensor: stored raw (pickled bytes would be latin-1 text, up to twice the size).
-    envelope = {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(data).hexdigest(),
-                "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8)}
+    envelope = {
+        "format": FORMAT,
+        "version": VERSION,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "payload": torch.frombuffer(bytearray(data), dtype=torch.uint8),
+    }
     path = Path(path)
     if keep_previous and path.is_file():
         os.replace(path, previous_path(path))
@@ -92,12 +97,16 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises many kinds for a damaged file
-        raise ValueError(f"checkpoint {path} is corrupt or not a dni_rnn checkpoint ({type(error).__name__}); {_hint(path)}") from None
+        raise ValueError(
+            f"checkpoint {path} is corrupt or not a dni_rnn checkpoint ({type(error).__name__}); {_hint(path)}"
+        ) from None
     if isinstance(payload, dict) and payload.get("format") == FORMAT:
         data = payload.get("payload")
         data = data.numpy().tobytes() if torch.is_tensor(data) else b""
         if hashlib.sha256(data).hexdigest() != payload.get("sha256"):
-            raise ValueError(f"checkpoint {path} fails its sha256 check (the file was altered or damaged); {_hint(path)}")
+            raise ValueError(
+                f"checkpoint {path} fails its sha256 check (the file was altered or damaged); {_hint(path)}"
+            )
         try:
             payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
         except Exception as error:
@@ -159,8 +168,10 @@ class RunLock:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "?"
             os.close(fd)
             if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise ValueError(f"run {self.path.parent} is in use by another live process (pid {holder}); "
-                                 "wait for it to end or choose another --run-name") from None
+                raise ValueError(
+                    f"run {self.path.parent} is in use by another live process (pid {holder}); "
+                    "wait for it to end or choose another --run-name"
+                ) from None
             raise
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -14,6 +14,7 @@ A window without resets runs through the fused ``nn.LSTM`` / ``nn.GRU`` kernel i
 a GPU, oneDNN on a CPU). With resets the window is split at the steps where some entry resets, and
 each piece runs fused: one kernel call per distinct reset step, never a Python loop over cells.
 """
+
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
@@ -89,7 +90,9 @@ class RNNCore(nn.Module):
         resets = resets.transpose(0, 1) if self.batch_first else resets  # (T, B)
         steps, batch = inputs.shape[time_dim], inputs.shape[1 - time_dim]
         if tuple(resets.shape) != (steps, batch):
-            raise ValueError(f"{type(self).__name__}: resets of shape {tuple(resets.shape)} do not match inputs {tuple(inputs.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}: resets of shape {tuple(resets.shape)} do not match inputs {tuple(inputs.shape)}"
+            )
         # One host sync per window (not per step) to find where the window must be cut.
         reset_steps = torch.nonzero(resets.any(dim=1)).flatten().tolist()
         if not reset_steps:
@@ -127,7 +130,9 @@ def make_core(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
     if min(input_size, hidden_size, num_layers) < 1:
-        raise ValueError(f"input size, hidden size and layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}")
+        raise ValueError(
+            f"input size, hidden size and layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}"
+        )
     return CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first)
 
 

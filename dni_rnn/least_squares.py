@@ -28,12 +28,14 @@ class LeastSquaresFit(nn.Module):
         solve_every: windows between two solves. Default: 4.
     """
 
-    def __init__(self, in_features: int, out_features: int, forgetting: float = 0.99, ridge: float = 1e-2,
-                 solve_every: int = 4):
+    def __init__(
+        self, in_features: int, out_features: int, forgetting: float = 0.99, ridge: float = 1e-2, solve_every: int = 4
+    ):
         super().__init__()
         if not 0.0 < forgetting <= 1.0 or not ridge >= 0.0 or solve_every < 1:
-            raise ValueError(f"need 0 < forgetting <= 1, ridge >= 0, solve_every >= 1; got {forgetting}, {ridge}, "
-                             f"{solve_every}")
+            raise ValueError(
+                f"need 0 < forgetting <= 1, ridge >= 0, solve_every >= 1; got {forgetting}, {ridge}, {solve_every}"
+            )
         self.forgetting, self.ridge, self.solve_every = forgetting, ridge, solve_every
         self.register_buffer("gram", torch.zeros(in_features + 1, in_features + 1))
         self.register_buffer("cross", torch.zeros(in_features + 1, out_features))

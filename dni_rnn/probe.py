@@ -48,8 +48,13 @@ class SGProbe:
         run_window: ``(core, head, state, window) -> (loss, next_state)``.
     """
 
-    def __init__(self, discount: float, every: int, windows: int,
-                 run_window: Callable[[nn.Module, nn.Module, State, object], tuple[Tensor, State]]):
+    def __init__(
+        self,
+        discount: float,
+        every: int,
+        windows: int,
+        run_window: Callable[[nn.Module, nn.Module, State, object], tuple[Tensor, State]],
+    ):
         self.discount, self.every, self.windows, self.run_window = discount, every, windows, run_window
         self._snapshot: tuple[nn.Module, nn.Module] | None = None
         self._pending: tuple | None = None
@@ -108,7 +113,9 @@ class SGProbe:
 
             def parameter_grad(vector: Tensor) -> Tensor:
                 grads = torch.autograd.grad(flat_final, params, vector, retain_graph=True, allow_unused=True)
-                return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)])
+                return torch.cat(
+                    [(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)]
+                )
 
             along_true = parameter_grad(true)
             return {

@@ -4,6 +4,7 @@ A state is either one tensor (GRU, vanilla RNN: ``[num_layers, B, H]``) or a Nam
 tensors (LSTM: ``LSTMState(hidden, cell)``). The batch is always dimension 1, whatever the core's
 ``batch_first`` says, exactly as in ``torch.nn.LSTM``.
 """
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple, Union

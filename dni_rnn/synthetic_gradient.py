@@ -1,4 +1,5 @@
 """The synthetic-gradient module ``M``: a prediction of the future's gradient at a window boundary."""
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -179,7 +179,9 @@ def make_learners(cell, hidden, layers, batch, features, out, methods):
             learners[name] = SyntheticGradientAlone(hidden * layers * (2 if cell == "lstm" else 1), batch)
         else:
             core = make_core(cell, features, hidden, layers)
-            learners[name] = WindowEngine(core, ReadoutMSE(hidden, out), EngineConfig(lr=1e-4, **ENGINE_METHODS[method]))
+            learners[name] = WindowEngine(
+                core, ReadoutMSE(hidden, out), EngineConfig(lr=1e-4, **ENGINE_METHODS[method])
+            )
     return learners
 
 
@@ -188,12 +190,21 @@ def windows_for(name: str, windows: list[Window]) -> list[Window]:
 
 
 def describe(cell, hidden, layers, batch, horizon, reset_every, method) -> dict:
-    return {"cell": cell, "hidden": hidden, "layers": layers, "batch": batch, "horizon": horizon, "method": method,
-            "resets": bool(reset_every), "threads": torch.get_num_threads()}
+    return {
+        "cell": cell,
+        "hidden": hidden,
+        "layers": layers,
+        "batch": batch,
+        "horizon": horizon,
+        "method": method,
+        "resets": bool(reset_every),
+        "threads": torch.get_num_threads(),
+    }
 
 
-def time_methods(cell, hidden, layers, batch, horizon, rounds, windows_per_round, methods, reset_every=0,
-                 features=32, out=32) -> list[dict]:
+def time_methods(
+    cell, hidden, layers, batch, horizon, rounds, windows_per_round, methods, reset_every=0, features=32, out=32
+) -> list[dict]:
     learners = make_learners(cell, hidden, layers, batch, features, out, methods)
     windows = make_windows(windows_per_round, horizon, batch, features, out, reset_every)
     states = {m: learner.initial_state(batch) for m, learner in learners.items()}
@@ -213,9 +224,15 @@ def time_methods(cell, hidden, layers, batch, horizon, rounds, windows_per_round
     for method in methods:
         q = statistics.quantiles(times[method], n=4) if len(times[method]) > 1 else [times[method][0]] * 3
         record = describe(cell, hidden, layers, batch, horizon, reset_every, method)
-        record.update({"window_ms": statistics.median(times[method]), "window_ms_iqr": q[2] - q[0],
-                       "ratio_to_tbptt": median_ratio(times[method], times["tbptt"]),
-                       "rounds": rounds, "windows_per_round": windows_per_round})
+        record.update(
+            {
+                "window_ms": statistics.median(times[method]),
+                "window_ms_iqr": q[2] - q[0],
+                "ratio_to_tbptt": median_ratio(times[method], times["tbptt"]),
+                "rounds": rounds,
+                "windows_per_round": windows_per_round,
+            }
+        )
         if method.startswith("dni") and "m_alone" in times:
             floor = [t + m for t, m in zip(times["tbptt"], times["m_alone"])]
             record["floor_ratio"] = median_ratio(floor, times["tbptt"])
@@ -226,8 +243,9 @@ def time_methods(cell, hidden, layers, batch, horizon, rounds, windows_per_round
     return records
 
 
-def count_methods(cell, hidden, layers, batch, horizon, methods, reset_every=0, windows=6, warmup=2,
-                  features=32, out=32) -> list[dict]:
+def count_methods(
+    cell, hidden, layers, batch, horizon, methods, reset_every=0, windows=6, warmup=2, features=32, out=32
+) -> list[dict]:
     """Per-window op counts of every learner (after ``warmup`` windows, so optimiser state exists)."""
     learners = make_learners(cell, hidden, layers, batch, features, out, methods)
     stream = make_windows(windows, horizon, batch, features, out, reset_every)
@@ -277,26 +295,33 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 
 def markdown(records: list[dict]) -> str:
     config = "| cell | H | layers | B | T | resets | method |"
-    lines = [config + " window ms (IQR) | ratio to hand-written | floor | ratio to reset-free |",
-             "|---" * 11 + "|"]
+    lines = [config + " window ms (IQR) | ratio to hand-written | floor | ratio to reset-free |", "|---" * 11 + "|"]
     counts = [config + " ops | kernel ops | copies | dtype conv. | allocations | host syncs |", "|---" * 13 + "|"]
     for r in records:
-        row = (f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
-               f"{'yes' if r['resets'] else 'no'} | {r['method']} |")
+        row = (
+            f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
+            f"{'yes' if r['resets'] else 'no'} | {r['method']} |"
+        )
         if "window_ms" in r:
             floor, reset_free = r.get("floor_ratio"), r.get("ratio_to_reset_free")
-            lines.append(f"{row} {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | {r['ratio_to_tbptt']:.3f} | "
-                         f"{'' if floor is None else f'{floor:.3f}'} | "
-                         f"{'' if reset_free is None else f'{reset_free:.3f}'} |")
+            lines.append(
+                f"{row} {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | {r['ratio_to_tbptt']:.3f} | "
+                f"{'' if floor is None else f'{floor:.3f}'} | "
+                f"{'' if reset_free is None else f'{reset_free:.3f}'} |"
+            )
         elif "kernel_ops" in r:
-            counts.append(f"{row} {r['ops']:.0f} | {r['kernel_ops']:.0f} | {r['copies']:.0f} | "
-                          f"{r['dtype_conversions']:.0f} | {r['allocations']:.0f} | {r['host_syncs']:.0f} |")
+            counts.append(
+                f"{row} {r['ops']:.0f} | {r['kernel_ops']:.0f} | {r['copies']:.0f} | "
+                f"{r['dtype_conversions']:.0f} | {r['allocations']:.0f} | {r['host_syncs']:.0f} |"
+            )
     memory = [r for r in records if "peak_bytes" in r]
     tables = [lines] if len(lines) > 2 else []
     tables += [counts] if len(counts) > 2 else []
     if memory:
-        tables.append(["| method | stream steps | peak memory (MiB) |", "|---|---|---|"]
-                      + [f"| {r['method']} | {r['stream_steps']} | {r['peak_bytes'] / 2**20:.1f} |" for r in memory])
+        tables.append(
+            ["| method | stream steps | peak memory (MiB) |", "|---|---|---|"]
+            + [f"| {r['method']} | {r['stream_steps']} | {r['peak_bytes'] / 2**20:.1f} |" for r in memory]
+        )
     return "\n\n".join("\n".join(table) for table in tables)
 
 
@@ -307,17 +332,22 @@ RESET_METHODS = ("tbptt", "bptt", "bptt" + RESET_FREE, "dni", "dni" + RESET_FREE
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="LSTM H=256 B=64 at T=8 and T=2, resets; < 2 min")
-    parser.add_argument("--count-ops", action="store_true", help="op counts per window instead of timings "
-                        "(valid on a loaded machine)")
+    parser.add_argument(
+        "--count-ops", action="store_true", help="op counts per window instead of timings (valid on a loaded machine)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fairest on a shared machine)")
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds (default 8 with --quick, else 15)")
-    parser.add_argument("--output", default=None, help="JSON output (default results/bench.json; none with --quick "
-                        "or --count-ops)")
+    parser.add_argument(
+        "--output", default=None, help="JSON output (default results/bench.json; none with --quick or --count-ops)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     # (cell, hidden, layers, batch, horizon, reset_every, methods)
-    grid = [("lstm", 256, 1, 64, 8, 0, METHODS), ("lstm", 256, 1, 64, 2, 0, METHODS),
-            ("lstm", 256, 1, 64, 8, 8, RESET_METHODS)]  # resets ~1 in 8 steps, scattered over the batch
+    grid = [
+        ("lstm", 256, 1, 64, 8, 0, METHODS),
+        ("lstm", 256, 1, 64, 2, 0, METHODS),
+        ("lstm", 256, 1, 64, 8, 8, RESET_METHODS),
+    ]  # resets ~1 in 8 steps, scattered over the batch
     rounds, per_round = args.rounds or 8, 10
     memory_grid = [("dni", 1_000), ("dni", 10_000), ("full_bptt", 1_000), ("full_bptt", 10_000)]
     if not args.quick:
@@ -335,8 +365,14 @@ def main(argv=None) -> int:
             print(json.dumps(record), flush=True)
         records += new
     for method, steps in [] if args.count_ops else memory_grid:
-        record = {"method": method, "stream_steps": steps, "hidden": 64, "batch": 8, "horizon": 8,
-                  "peak_bytes": peak_memory(method, steps, hidden=64, batch=8, horizon=8)}
+        record = {
+            "method": method,
+            "stream_steps": steps,
+            "hidden": 64,
+            "batch": 8,
+            "horizon": 8,
+            "peak_bytes": peak_memory(method, steps, hidden=64, batch=8, horizon=8),
+        }
         print(json.dumps(record), flush=True)
         records.append(record)
     print(markdown(records), file=sys.stderr)

@@ -46,9 +46,7 @@ class BenchConfig:
 
 def bench(env_id: str, num_envs: int, config: BenchConfig, device: torch.device) -> float:
     """Environment steps per second of ``env_id`` with ``num_envs`` environments on ``device``."""
-    env = gymnasium.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device
-    )
+    env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", device=device)
     num_actions = int(env.single_action_space.n)
     action_generator = torch.Generator(device=device)
     action_generator.manual_seed(config.seed)
@@ -57,9 +55,7 @@ def bench(env_id: str, num_envs: int, config: BenchConfig, device: torch.device)
 
         def run(steps: int) -> None:
             for _ in range(steps):
-                actions = torch.randint(
-                    num_actions, (num_envs,), generator=action_generator, device=device
-                )
+                actions = torch.randint(num_actions, (num_envs,), generator=action_generator, device=device)
                 env.step(actions)
 
         run(config.warmup)

@@ -95,7 +95,9 @@ def parse_args(argv=None):
         required=True,
         help="sweep directory (logs/<name>); repeat or list several",
     )
-    parser.add_argument("--results", default=None, help="directory of the <task>.json results files; default <sweep>/report/results")
+    parser.add_argument(
+        "--results", default=None, help="directory of the <task>.json results files; default <sweep>/report/results"
+    )
     parser.add_argument("--figures", default=None, help="directory of the PNG figures; default <sweep>/report/figures")
     parser.add_argument("--markdown", default=None, help="Markdown page; default <sweep>/report/results.md")
     parser.add_argument(

@@ -13,6 +13,7 @@ still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torc
 ``--threads`` says otherwise; on a shared machine use 1, since oversubscribed threads slow small
 models down many times over.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,17 +55,35 @@ def parse_args(argv=None):
     parser.add_argument("--methods", nargs="+", default=["bptt", "dni", "dni_aux"])
     parser.add_argument("--horizons", nargs="+", type=int, default=[2, 3, 4, 5, 8])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--vary", action="append", default=[], metavar="FLAG=V1,V2",
-                        help="an extra grid dimension over a dni-rnn train flag (repeatable)")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
-                        help='a named set of dni-rnn train flags, e.g. best="--sg-scale 1 --bootstrap-discount 0.9" (repeatable; one grid dimension)')
+    parser.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="FLAG=V1,V2",
+        help="an extra grid dimension over a dni-rnn train flag (repeatable)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FLAGS",
+        help='a named set of dni-rnn train flags, e.g. best="--sg-scale 1 --bootstrap-discount 0.9" (repeatable; one grid dimension)',
+    )
     parser.add_argument("--budget-samples", type=int, required=True, help="samples (time steps x batch) per run")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
-    parser.add_argument("--eval-every-samples", type=int, default=0,
-                        help="evaluate every N samples (converted to windows for each horizon, so curves line up); 0: at the end only")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads per run; 0: cores / jobs (use 1 when other work shares the machine)")
+    parser.add_argument(
+        "--eval-every-samples",
+        type=int,
+        default=0,
+        help="evaluate every N samples (converted to windows for each horizon, so curves line up); 0: at the end only",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads per run; 0: cores / jobs (use 1 when other work shares the machine)",
+    )
     parser.add_argument("--checkpoint-every", type=int, default=2000, help="windows between checkpoints")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args, extra = parser.parse_known_args(argv)
@@ -83,16 +102,39 @@ def parse_variants(specs: list[str]) -> list[tuple[str, list[str]]]:
     return variants or [("", [])]
 
 
-def command(args, task, method, horizon, seed, varied, sweep_dir: Path, threads: int,
-            variant: tuple[str, list[str]] = ("", [])) -> list[str]:
+def command(
+    args, task, method, horizon, seed, varied, sweep_dir: Path, threads: int, variant: tuple[str, list[str]] = ("", [])
+) -> list[str]:
     name = run_name(task, method, horizon, seed, varied, variant[0])
     steps = args.budget_samples // args.batch_size
     cmd = [
-        sys.executable, "-m", "dni_rnn", "train", task, "--method", method, "--horizon", str(horizon),
-        "--seed", str(seed), "--steps", str(steps), "--batch-size", str(args.batch_size),
-        "--logdir", str(sweep_dir), "--run-name", name, "--threads", str(threads),
-        "--checkpoint-every", str(args.checkpoint_every), "--no-progress", *args.extra,
-        *[part for flag, value in varied for part in (f"--{flag}", value)], *variant[1],
+        sys.executable,
+        "-m",
+        "dni_rnn",
+        "train",
+        task,
+        "--method",
+        method,
+        "--horizon",
+        str(horizon),
+        "--seed",
+        str(seed),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--logdir",
+        str(sweep_dir),
+        "--run-name",
+        name,
+        "--threads",
+        str(threads),
+        "--checkpoint-every",
+        str(args.checkpoint_every),
+        "--no-progress",
+        *args.extra,
+        *[part for flag, value in varied for part in (f"--{flag}", value)],
+        *variant[1],
     ]
     if args.eval_every_samples:
         cmd += ["--eval-every", str(max(1, args.eval_every_samples // (args.batch_size * horizon)))]
@@ -107,9 +149,17 @@ def main(argv=None) -> int:
     manifest = {k: v for k, v in vars(args).items() if k not in ("dry_run",)}
     (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
 
-    grid = [(task, method, horizon, seed, varied, variant) for seed, task, varied, variant, horizon, method
-            in itertools.product(args.seeds, args.tasks, itertools.product(*parse_vary(args.vary)),
-                                 parse_variants(args.variant), args.horizons, args.methods)]
+    grid = [
+        (task, method, horizon, seed, varied, variant)
+        for seed, task, varied, variant, horizon, method in itertools.product(
+            args.seeds,
+            args.tasks,
+            itertools.product(*parse_vary(args.vary)),
+            parse_variants(args.variant),
+            args.horizons,
+            args.methods,
+        )
+    ]
     todo = []
     for task, method, horizon, seed, varied, variant in grid:
         cmd = command(args, task, method, horizon, seed, varied, sweep_dir, threads, variant)

@@ -131,8 +131,11 @@ def table1_section(records: list[dict], runs: list[Run]) -> str | None:
 
         def ratio(m, h):
             # Against the strongest truncated baseline at this T (the best bptt variant, by mean N).
-            bases = [v for (t, bm, bh, metric), v in groups.items()
-                     if (t, bh, metric) == (task, h, "max_length") and is_baseline(bm)]
+            bases = [
+                v
+                for (t, bm, bh, metric), v in groups.items()
+                if (t, bh, metric) == (task, h, "max_length") and is_baseline(bm)
+            ]
             base = max(bases, key=np.mean, default=None)
             mine = groups.get((task, m, h, "max_length"))
             if is_baseline(m) or not base or not mine or np.mean(base) == 0:
@@ -177,10 +180,14 @@ def levels_section(runs: list[Run]) -> str | None:
         return None
     groups: dict[tuple, list[dict[int, int]]] = {}
     for run in copy_runs:
-        groups.setdefault((run.task, run.method, run.horizon), []).append(first_levels(run.curve("charts/curriculum_length")))
+        groups.setdefault((run.task, run.method, run.horizon), []).append(
+            first_levels(run.curve("charts/curriculum_length"))
+        )
     top = max((max(levels, default=1) for seeds in groups.values() for levels in seeds), default=1)
     shown = list(range(3, top + 1))
-    for (task, method, horizon), seeds in sorted(groups.items(), key=lambda kv: (kv[0][0], _method_key(kv[0][1]), kv[0][2])):
+    for (task, method, horizon), seeds in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], _method_key(kv[0][1]), kv[0][2])
+    ):
         cells = []
         for level in shown:
             reached = [levels[level] / 1e6 for levels in seeds if level in levels]
@@ -206,7 +213,7 @@ def sg_quality_section(runs: list[Run]) -> str | None:
         for tag in SG_TAGS:
             curve = run.curve(tag)
             if curve is not None and len(curve[1]):
-                tail = curve[1][len(curve[1]) - max(1, len(curve[1]) // 3):]
+                tail = curve[1][len(curve[1]) - max(1, len(curve[1]) // 3) :]
                 values[tag] = float(np.mean(tail))
         if values:
             group = groups.setdefault((run.task, run.method, run.horizon), {})
@@ -217,7 +224,9 @@ def sg_quality_section(runs: list[Run]) -> str | None:
     rows = [
         [TASK_LABELS.get(task, task), method, str(horizon)]
         + [fmt_stat(group.get(tag, []), fmt=lambda v: f"{v:.3f}") if group.get(tag) else "–" for tag in SG_TAGS]
-        for (task, method, horizon), group in sorted(groups.items(), key=lambda kv: (kv[0][0], _method_key(kv[0][1]), kv[0][2]))
+        for (task, method, horizon), group in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], _method_key(kv[0][1]), kv[0][2])
+        )
     ]
     text = (
         "## Synthetic-gradient quality\n\n"
@@ -302,7 +311,12 @@ def build_markdown(
         "Only finished runs (with a `summary.json`) enter the tables and figures.",
         sweeps_section(sweeps, runs),
     ]
-    sections = (table1_section(records, runs), levels_section(runs), sg_quality_section(runs), ptb_section(records, runs))
+    sections = (
+        table1_section(records, runs),
+        levels_section(runs),
+        sg_quality_section(runs),
+        ptb_section(records, runs),
+    )
     for section in sections:
         if section:
             parts.append(section)

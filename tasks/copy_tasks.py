@@ -111,8 +111,9 @@ class CopyTask(Task):
         self._time = 0  # the stream step of the next window's first step
         self._offsets = torch.zeros(run.batch_size, dtype=torch.long)
         if options.stagger:
-            self._offsets = torch.randint(0, STAGGER_STEPS, (run.batch_size,), generator=self.generator,
-                                          device=device).cpu()
+            self._offsets = torch.randint(
+                0, STAGGER_STEPS, (run.batch_size,), generator=self.generator, device=device
+            ).cpu()
         self._bits = torch.zeros((), device=device)
         self._output_steps = torch.zeros((), device=device)
         self._ended = 0  # sequences ended since the last check, summed over the streams
@@ -161,8 +162,15 @@ class CopyTask(Task):
         self._ended += int(ends[:horizon].sum())
         self._time += horizon
         self._drop_consumed()
-        window = Window(inputs[:horizon], targets[:horizon], loss_mask[:horizon], resets[:horizon], next_resets,
-                        context, next_context)
+        window = Window(
+            inputs[:horizon],
+            targets[:horizon],
+            loss_mask[:horizon],
+            resets[:horizon],
+            next_resets,
+            context,
+            next_context,
+        )
         return window, state
 
     def _steps(self, count: int) -> list[Tensor]:

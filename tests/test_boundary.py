@@ -1,4 +1,5 @@
 """SyntheticBoundary in a user's own loop: the same identities as the engine, through the public API."""
+
 import pytest
 import torch
 from helpers import RegressionLoss, make_stream, windows_of
@@ -19,10 +20,13 @@ def test_user_loop_with_oracle_boundary_is_full_bptt(cell):
     windows = windows_of(inputs, targets, resets, HORIZON)
     want, true_at_starts, _ = full_bptt(core, loss_fn, windows, BATCH)
 
-    boundary = SyntheticBoundary(state_size(core.initial_state(1)), scale=1.0,
-                                 optimizer=lambda params: torch.optim.SGD(params, lr=0.0))
+    boundary = SyntheticBoundary(
+        state_size(core.initial_state(1)), scale=1.0, optimizer=lambda params: torch.optim.SGD(params, lr=0.0)
+    )
     oracle = iter([BATCH * g for g in true_at_starts[1:]] + [torch.zeros_like(true_at_starts[0])])
-    boundary.predict = lambda flat, context=None, next_resets=None, target=False: next(oracle) * (~next_resets).unsqueeze(-1)
+    boundary.predict = lambda flat, context=None, next_resets=None, target=False: (
+        next(oracle) * (~next_resets).unsqueeze(-1)
+    )
     summed = [torch.zeros_like(p) for p in list(core.parameters()) + list(loss_fn.parameters())]
     deltas = []
     state = core.initial_state(BATCH)
@@ -68,7 +72,9 @@ def test_backward_without_start_is_a_clear_error():
         boundary.backward(torch.zeros((), requires_grad=True), torch.zeros(1, 2, 4))
 
 
-@pytest.mark.parametrize("kwargs", [{"scale": -1.0}, {"discount": float("nan")}, {"target_ema": 1.5}, {"state_size": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"scale": -1.0}, {"discount": float("nan")}, {"target_ema": 1.5}, {"state_size": 0}]
+)
 def test_out_of_range_options_raise(kwargs):
     with pytest.raises(ValueError):
         SyntheticBoundary(**{"state_size": 4, **kwargs})

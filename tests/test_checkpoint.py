@@ -1,4 +1,5 @@
 """Checkpoint files: checksum verified on load, the previous checkpoint kept, orphaned temporary files removed, the run lock."""
+
 import pytest
 import torch
 
@@ -13,7 +14,9 @@ def test_round_trip_keeps_the_previous_checkpoint(tmp_path):
     save_atomic({"config": {}, "window": 1, "w": torch.arange(3.0)}, path, keep_previous=True)
     save_atomic({"config": {}, "window": 2, "w": torch.arange(3.0) * 2}, path, keep_previous=True)
     assert load_checkpoint(path)["window"] == 2
-    assert previous_path(path) == tmp_path / "checkpoint.prev.pt" and load_checkpoint(previous_path(path))["window"] == 1
+    assert (
+        previous_path(path) == tmp_path / "checkpoint.prev.pt" and load_checkpoint(previous_path(path))["window"] == 1
+    )
 
 
 def flip_one_byte_in_the_tensor_data(path):

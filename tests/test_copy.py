@@ -99,8 +99,9 @@ def test_staggered_streams_are_aligned_streams_delayed_by_their_offsets():
     offsets = task._offsets.tolist()
     assert len(set(offsets)) > 1 and all(0 <= o < 64 for o in offsets)
     windows = [task.next_window(None, None)[0] for _ in range(60)]
-    inputs, targets, mask, resets = (torch.cat([getattr(w, f) for w in windows]) for f in
-                                     ("inputs", "targets", "loss_mask", "resets"))
+    inputs, targets, mask, resets = (
+        torch.cat([getattr(w, f) for w in windows]) for f in ("inputs", "targets", "loss_mask", "resets")
+    )
     period = 2 * n + 1
     for b, offset in enumerate(offsets):
         assert not inputs[:offset, b].any() and not mask[:offset, b].any() and not resets[:offset, b].any()
@@ -133,7 +134,9 @@ def test_a_checkpoint_from_before_stagger_resumes_the_same_stream():
         task.next_window(None, None)
     state = task.state_dict()
     first = state["time"] - state["source_start"]
-    old = {k: v for k, v in state.items() if k not in ("source", "source_ends", "source_start", "time", "offsets", "ended")}
+    old = {
+        k: v for k, v in state.items() if k not in ("source", "source_ends", "source_start", "time", "offsets", "ended")
+    }
     old["pending"] = [p[first:] for p in state["source"]] + [state["source_ends"][first:]]
     old["sequences"] = state["ended"] // 2
     twin = make(CopyTask, horizon=2, batch=2)

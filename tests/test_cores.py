@@ -1,4 +1,5 @@
 """Cores: shapes, the fused path against a step-by-step reference, resets, wrapping, round trips."""
+
 import io
 import itertools
 

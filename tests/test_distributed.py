@@ -1,4 +1,5 @@
 """Data parallel: torchrun with 2 CPU processes (gloo) equals one process with the same global batch."""
+
 import subprocess
 import sys
 
@@ -7,8 +8,23 @@ import torch
 from dni_rnn.checkpoint import load_checkpoint
 from dni_rnn.cli import main
 
-ARGS = ["--horizon", "3", "--batch-size", "4", "--hidden", "8", "--no-progress", "--method", "dni_aux",
-        "--threshold", "2.0", "--check-every", "2", "--seed", "1"]
+ARGS = [
+    "--horizon",
+    "3",
+    "--batch-size",
+    "4",
+    "--hidden",
+    "8",
+    "--no-progress",
+    "--method",
+    "dni_aux",
+    "--threshold",
+    "2.0",
+    "--check-every",
+    "2",
+    "--seed",
+    "1",
+]
 
 
 # --standalone: a fresh rendezvous on a free port for every launch, so back-to-back launches never meet
@@ -34,8 +50,9 @@ def test_two_processes_equal_one_and_resume(tmp_path, capsys):
     capsys.readouterr()
     # Two processes, interrupted half way and resumed: the same global batch of 4 streams, 2 per rank.
     torchrun("train", "copy", "--logdir", str(tmp_path), "--run-name", "two", "--steps", "30", *ARGS)
-    result = torchrun("train", "copy", "--logdir", str(tmp_path), "--run-name", "two", "--steps", "60",
-                      "--resume", "auto", *ARGS)
+    result = torchrun(
+        "train", "copy", "--logdir", str(tmp_path), "--run-name", "two", "--steps", "60", "--resume", "auto", *ARGS
+    )
     assert result.stdout.count('"run_name": "two"') == 1  # rank 0 alone reports
     one, two = load_checkpoint(tmp_path / "one" / "checkpoint.pt"), load_checkpoint(tmp_path / "two" / "checkpoint.pt")
     assert one["window"] == two["window"] == 20
@@ -48,8 +65,20 @@ def test_two_processes_equal_one_and_resume(tmp_path, capsys):
 
 
 def test_batch_must_split_evenly(tmp_path):
-    command = [*LAUNCH, "train", "copy", "--logdir", str(tmp_path), "--steps", "6", "--horizon", "3", "--batch-size", "3",
-               "--no-progress"]
+    command = [
+        *LAUNCH,
+        "train",
+        "copy",
+        "--logdir",
+        str(tmp_path),
+        "--steps",
+        "6",
+        "--horizon",
+        "3",
+        "--batch-size",
+        "3",
+        "--no-progress",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "cannot be split evenly over 2 processes" in result.stderr
 
@@ -80,7 +109,19 @@ def test_a_signal_to_one_rank_stops_every_rank_at_one_window_with_one_checkpoint
     import signal
     import time
 
-    args = ["train", "copy", "--logdir", str(tmp_path), "--run-name", "stop", "--steps", "3000000", "--threads", "1", *ARGS]
+    args = [
+        "train",
+        "copy",
+        "--logdir",
+        str(tmp_path),
+        "--run-name",
+        "stop",
+        "--steps",
+        "3000000",
+        "--threads",
+        "1",
+        *ARGS,
+    ]
     launcher = subprocess.Popen([*LAUNCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = tmp_path / "stop"
     deadline = time.time() + 120
@@ -94,15 +135,35 @@ def test_a_signal_to_one_rank_stops_every_rank_at_one_window_with_one_checkpoint
     _, err = launcher.communicate(timeout=120)
     assert launcher.returncode == 0, err[-3000:]
     assert err.count("interrupted at window") == 1 and "Traceback" not in err, err[-3000:]
-    assert "torchrun --standalone --nproc-per-node 2 -m dni_rnn train copy" in err and "--run-name stop --resume auto" in err
+    assert (
+        "torchrun --standalone --nproc-per-node 2 -m dni_rnn train copy" in err
+        and "--run-name stop --resume auto" in err
+    )
     saved = load_checkpoint(run / "checkpoint.pt")
     window = saved["window"]
     assert f"interrupted at window {window} " in err and saved["state"][0].shape == (1, 4, 8)
     assert not list(run.glob(".*.tmp"))
 
 
-RL = ["--method", "dni", "--memory-length", "3", "--seed", "2", "--horizon", "4", "--batch-size", "8", "--hidden", "16",
-      "--log-every", "2", "--no-progress", "--threads", "1"]
+RL = [
+    "--method",
+    "dni",
+    "--memory-length",
+    "3",
+    "--seed",
+    "2",
+    "--horizon",
+    "4",
+    "--batch-size",
+    "8",
+    "--hidden",
+    "16",
+    "--log-every",
+    "2",
+    "--no-progress",
+    "--threads",
+    "1",
+]
 
 
 def test_rl_runs_data_parallel_and_resumes_every_rank(tmp_path):
@@ -113,7 +174,10 @@ def test_rl_runs_data_parallel_and_resumes_every_rank(tmp_path):
     full = torchrun("train", "rl", "--logdir", str(tmp_path), "--run-name", "full", "--steps", "48", *RL)
     torchrun("train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "24", *RL)
     torchrun("train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "48", "--resume", "auto", *RL)
-    one, two = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "half" / "checkpoint.pt")
+    one, two = (
+        load_checkpoint(tmp_path / "full" / "checkpoint.pt"),
+        load_checkpoint(tmp_path / "half" / "checkpoint.pt"),
+    )
     assert one["window"] == two["window"] == 12
     ranks = one["task"]["ranks"]
     assert len(ranks) == 2 and ranks[0]["carry"]["_observation"].shape[0] == 4  # 4 environments per rank

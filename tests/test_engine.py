@@ -4,6 +4,7 @@ The window has an entry reset at step 0 (its s_0 has no future: left out of M's 
 inside the window (the aux loss keeps only the steps of s_T's episode), and an entry whose next step
 starts a new episode (no synthetic gradient is injected there, and the aux head regresses the masked M).
 """
+
 import pytest
 import torch
 from helpers import RegressionLoss, probe_engine
@@ -24,8 +25,13 @@ def window_with_every_mask():
     resets[1, 2] = True  # entry 2: a new episode starts inside the window
     next_resets = torch.zeros(BATCH, dtype=torch.bool)
     next_resets[3] = True  # entry 3: the step after the window starts a new episode
-    return Window(torch.randn(HORIZON, BATCH, FEATURES, generator=gen), torch.randn(HORIZON, BATCH, OUT, generator=gen),
-                  None, resets, next_resets)
+    return Window(
+        torch.randn(HORIZON, BATCH, FEATURES, generator=gen),
+        torch.randn(HORIZON, BATCH, OUT, generator=gen),
+        None,
+        resets,
+        next_resets,
+    )
 
 
 def per_step_aux(aux_head, outputs, m, resets):
@@ -53,8 +59,9 @@ def by_hand(core, loss_fn, aux_head, sg, start_state, window, aux_fn=per_step_au
     m = sg(flat_final.detach()).detach() * (~window.next_resets).unsqueeze(-1)
     aux = aux_fn(aux_head, outputs, m, window.resets)
     objective = loss_fn(outputs, window)[0] + SCALE / BATCH * (m * flat_final).sum() + AUX_WEIGHT * aux
-    grads = torch.autograd.grad(objective, [*core.parameters(), *loss_fn.parameters(), *aux_head.parameters(), *start],
-                                retain_graph=True)
+    grads = torch.autograd.grad(
+        objective, [*core.parameters(), *loss_fn.parameters(), *aux_head.parameters(), *start], retain_graph=True
+    )
     n_params = len(grads) - 2
     delta = BATCH * torch.cat([g.transpose(0, 1).flatten(1) for g in grads[n_params:]], -1)
     carried = torch.autograd.grad(flat_final, list(start), m)
@@ -69,16 +76,25 @@ def by_hand(core, loss_fn, aux_head, sg, start_state, window, aux_fn=per_step_au
 def test_dni_aux_window_matches_its_definition(pooling):
     torch.manual_seed(0)
     core, loss_fn = LSTMCore(FEATURES, HIDDEN, 2), RegressionLoss(HIDDEN, OUT)
-    engine = probe_engine(core, loss_fn, method="dni_aux", sg_scale=SCALE, bootstrap_discount=DISCOUNT,
-                          aux_weight=AUX_WEIGHT, sg_grad_clip=None, aux_pooling=pooling)
+    engine = probe_engine(
+        core,
+        loss_fn,
+        method="dni_aux",
+        sg_scale=SCALE,
+        bootstrap_discount=DISCOUNT,
+        aux_weight=AUX_WEIGHT,
+        sg_grad_clip=None,
+        aux_pooling=pooling,
+    )
     engine.sg_optimizer = torch.optim.SGD(engine.synthetic_gradient.parameters(), lr=0.0)
     torch.nn.init.normal_(engine.synthetic_gradient.net[-1].weight, std=0.3)
     torch.nn.init.normal_(engine.synthetic_gradient.net[-1].bias, std=0.3)
     window = window_with_every_mask()
     start_state = LSTMState(*(torch.randn_like(t) for t in state_tensors(engine.initial_state(BATCH))))
     aux_fn = per_step_aux if pooling == "steps" else mean_pooled_aux
-    want_params, want_sg = by_hand(core, loss_fn, engine.aux_head, engine.synthetic_gradient, start_state, window,
-                                   aux_fn)
+    want_params, want_sg = by_hand(
+        core, loss_fn, engine.aux_head, engine.synthetic_gradient, start_state, window, aux_fn
+    )
 
     engine.step(window, start_state)
     got_params = grads_of(engine.core) + grads_of(engine.head) + grads_of(engine.aux_head)
@@ -87,17 +103,27 @@ def test_dni_aux_window_matches_its_definition(pooling):
     for got, want in zip(grads_of(engine.synthetic_gradient), want_sg, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
     # The definition pins both masks: the steps before entry 2's reset, and the aux gradient reaching the core.
-    for wrong in (lambda head, out, m, resets: aux_fn(head, out, m, torch.zeros_like(resets)),
-                  lambda head, out, m, resets: aux_fn(head, out.detach(), m, resets)):
+    for wrong in (
+        lambda head, out, m, resets: aux_fn(head, out, m, torch.zeros_like(resets)),
+        lambda head, out, m, resets: aux_fn(head, out.detach(), m, resets),
+    ):
         wrong_params, _ = by_hand(core, loss_fn, engine.aux_head, engine.synthetic_gradient, start_state, window, wrong)
-        assert not all(torch.allclose(g, w, rtol=1e-4, atol=1e-6)
-                       for g, w in zip(grads_of(engine.core), wrong_params, strict=False))
+        assert not all(
+            torch.allclose(g, w, rtol=1e-4, atol=1e-6)
+            for g, w in zip(grads_of(engine.core), wrong_params, strict=False)
+        )
 
 
 def test_engine_probe_uses_the_bootstrap_discount():
     """The probe's reference is discounted by the bootstrap discount (M's fixed point), not the injection scale."""
-    engine = probe_engine(LSTMCore(FEATURES, HIDDEN), RegressionLoss(HIDDEN, OUT), method="dni",
-                          sg_scale=SCALE, bootstrap_discount=DISCOUNT, probe_every=1)
+    engine = probe_engine(
+        LSTMCore(FEATURES, HIDDEN),
+        RegressionLoss(HIDDEN, OUT),
+        method="dni",
+        sg_scale=SCALE,
+        bootstrap_discount=DISCOUNT,
+        probe_every=1,
+    )
     assert isinstance(engine.probe, SGProbe) and engine.probe.discount == DISCOUNT
 
 
@@ -125,8 +151,11 @@ def test_dni_aux_batch_first_equals_time_major(pooling):
         torch.nn.init.normal_(engine.synthetic_gradient.net[-1].weight, std=0.3)
         window = window_with_every_mask()
         if batch_first:
-            window = window._replace(inputs=window.inputs.transpose(0, 1), targets=window.targets.transpose(0, 1),
-                                     resets=window.resets.transpose(0, 1))
+            window = window._replace(
+                inputs=window.inputs.transpose(0, 1),
+                targets=window.targets.transpose(0, 1),
+                resets=window.resets.transpose(0, 1),
+            )
         engine.step(window, LSTMState(*(torch.ones_like(t) for t in state_tensors(engine.initial_state(BATCH)))))
         grads.append(grads_of(engine.core) + grads_of(engine.aux_head))
     for got, want in zip(*grads, strict=True):

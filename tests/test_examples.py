@@ -1,4 +1,5 @@
 """The README's own-loop example runs and learns (examples/own_loop.py, with the user's AdamW and schedule)."""
+
 import importlib.util
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """The gradient math of SPEC section 1, pinned by equivalence with truncated and full BPTT."""
+
 import itertools
 
 import pytest
@@ -71,7 +72,9 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     # per-entry units, B times the gradient of the batch-mean loss), and record delta_0.
     engine = probe_engine(core, loss, method="dni", sg_scale=1.0)
     oracle = iter([BATCH * g for g in true_at_starts[1:]] + [torch.zeros_like(true_at_starts[0])])
-    engine.boundary.predict = lambda flat, context=None, next_resets=None, target=False: next(oracle) * (~next_resets).unsqueeze(-1)
+    engine.boundary.predict = lambda flat, context=None, next_resets=None, target=False: (
+        next(oracle) * (~next_resets).unsqueeze(-1)
+    )
     deltas = record_targets(engine)
 
     state = engine.initial_state(BATCH)

@@ -1,4 +1,5 @@
 """The least-squares M: its fit is the ridge solution of the weighted targets, and the engine trains with it."""
+
 import torch
 from helpers import RegressionLoss, make_stream, windows_of
 from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT
@@ -22,8 +23,10 @@ def test_fit_is_the_weighted_ridge_solution():
     assert fit.due()
     fit.solve_into(linear.double())
     # By hand: weights 0.5 (older window) and 1 (newer), the dropped row left out, ridge on every coefficient.
-    rows = [(w, torch.cat([x[1:], torch.ones(7, 1, dtype=torch.float64)], -1), y[1:])
-            for w, (x, y) in zip((0.5, 1.0), batches)]
+    rows = [
+        (w, torch.cat([x[1:], torch.ones(7, 1, dtype=torch.float64)], -1), y[1:])
+        for w, (x, y) in zip((0.5, 1.0), batches)
+    ]
     gram = sum(w * x.T @ x / 8 for w, x, _ in rows) + 0.1 * torch.eye(4, dtype=torch.float64)
     cross = sum(w * x.T @ y / 8 for w, x, y in rows)
     want = torch.linalg.solve(gram, cross)
@@ -33,8 +36,11 @@ def test_fit_is_the_weighted_ridge_solution():
 
 def test_engine_with_a_least_squares_m_learns_and_checkpoints_its_statistics():
     torch.manual_seed(0)
-    engine = WindowEngine(LSTMCore(FEATURES, HIDDEN), RegressionLoss(HIDDEN, OUT),
-                          EngineConfig(method="dni", sg_solver="least_squares", sg_solve_every=2))
+    engine = WindowEngine(
+        LSTMCore(FEATURES, HIDDEN),
+        RegressionLoss(HIDDEN, OUT),
+        EngineConfig(method="dni", sg_solver="least_squares", sg_solve_every=2),
+    )
     assert isinstance(engine.boundary, SyntheticBoundary) and engine.boundary.optimizer is None
     inputs, targets, resets = make_stream(4 * HORIZON, BATCH, FEATURES, OUT)
     state = engine.initial_state(BATCH)

@@ -1,4 +1,5 @@
 """The SG-quality probe: exact against a known future gradient, blind to reset boundaries, snapshot weights."""
+
 import torch
 from helpers import RegressionLoss, make_stream, probe_engine, windows_of
 from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT
@@ -30,8 +31,10 @@ def setup(next_resets):
     torch.manual_seed(0)
     core, loss = LSTMCore(FEATURES, HIDDEN), RegressionLoss(HIDDEN, OUT)
     inputs, targets, resets = make_stream(4 * HORIZON, BATCH, FEATURES, OUT)
-    probed, *future = [w._replace(next_resets=torch.zeros(BATCH, dtype=torch.bool))
-                       for w in windows_of(inputs, targets, resets, HORIZON)]
+    probed, *future = [
+        w._replace(next_resets=torch.zeros(BATCH, dtype=torch.bool))
+        for w in windows_of(inputs, targets, resets, HORIZON)
+    ]
     probed = probed._replace(next_resets=next_resets)
     return core, loss, core.initial_state(BATCH), probed, future
 

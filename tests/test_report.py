@@ -1,4 +1,5 @@
 """scripts/report.py on a tiny hand-made sweep: TensorBoard events + summary.json written here."""
+
 import json
 import math
 from pathlib import Path
@@ -12,20 +13,30 @@ from scripts import report
 BUDGET = 6400
 # Final curriculum length per (task, method, T, seed); the curve climbs 1, 2, ... up to it.
 FINAL_LENGTH = {
-    ("copy", "bptt", 2, 0): 3, ("copy", "bptt", 2, 1): 5, ("copy", "bptt", 4, 0): 4, ("copy", "bptt", 4, 1): 4,
-    ("copy", "dni", 2, 0): 6, ("copy", "dni", 2, 1): 8, ("copy", "dni", 4, 0): 7, ("copy", "dni", 4, 1): 9,
-    ("repeat_copy", "bptt", 2, 0): 2, ("repeat_copy", "bptt", 2, 1): 3,
-    ("repeat_copy", "bptt", 4, 0): 3, ("repeat_copy", "bptt", 4, 1): 3,
-    ("repeat_copy", "dni", 2, 0): 4, ("repeat_copy", "dni", 2, 1): 5,
-    ("repeat_copy", "dni", 4, 0): 5, ("repeat_copy", "dni", 4, 1): 6,
+    ("copy", "bptt", 2, 0): 3,
+    ("copy", "bptt", 2, 1): 5,
+    ("copy", "bptt", 4, 0): 4,
+    ("copy", "bptt", 4, 1): 4,
+    ("copy", "dni", 2, 0): 6,
+    ("copy", "dni", 2, 1): 8,
+    ("copy", "dni", 4, 0): 7,
+    ("copy", "dni", 4, 1): 9,
+    ("repeat_copy", "bptt", 2, 0): 2,
+    ("repeat_copy", "bptt", 2, 1): 3,
+    ("repeat_copy", "bptt", 4, 0): 3,
+    ("repeat_copy", "bptt", 4, 1): 3,
+    ("repeat_copy", "dni", 2, 0): 4,
+    ("repeat_copy", "dni", 2, 1): 5,
+    ("repeat_copy", "dni", 4, 0): 5,
+    ("repeat_copy", "dni", 4, 1): 6,
 }
 # PTB valid BPC curves (characters, BPC): hand-made so chars_to_bptt40 is known.
 PTB_CURVES = {
     ("bptt", 40, 0): [(1000, 2.5), (2000, 1.7), (3000, 1.5), (4000, 1.344)],
     ("bptt", 40, 1): [(1000, 2.4), (2000, 1.8), (3000, 1.6), (4000, 1.456)],
-    ("dni", 8, 0): [(1000, 2.0), (2000, 1.4), (3000, 1.3), (4000, 1.25)],     # reaches 1.344 at 3000
+    ("dni", 8, 0): [(1000, 2.0), (2000, 1.4), (3000, 1.3), (4000, 1.25)],  # reaches 1.344 at 3000
     ("dni", 8, 1): [(1000, 1.9), (2000, 1.456), (3000, 1.44), (4000, 1.43)],  # reaches 1.456 at 2000
-    ("dni", 8, 2): [(1000, 2.2), (2000, 1.5), (3000, 1.41), (4000, 1.401)],   # no bptt T=40 seed 2: mean 1.4 never
+    ("dni", 8, 2): [(1000, 2.2), (2000, 1.5), (3000, 1.41), (4000, 1.401)],  # no bptt T=40 seed 2: mean 1.4 never
 }
 
 
@@ -46,14 +57,32 @@ def write_run(path: Path, scalars: dict, summary: dict | None):
 def make_sweep(root: Path, name: str = "fake") -> Path:
     sweep = root / "logs" / name
     sweep.mkdir(parents=True)
-    (sweep / "sweep.json").write_text(json.dumps({
-        "name": name, "tasks": ["copy", "repeat_copy"], "methods": ["bptt", "dni"], "horizons": [2, 4],
-        "seeds": [0, 1], "budget_samples": BUDGET, "batch_size": 64, "extra": []}))
+    (sweep / "sweep.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "tasks": ["copy", "repeat_copy"],
+                "methods": ["bptt", "dni"],
+                "horizons": [2, 4],
+                "seeds": [0, 1],
+                "budget_samples": BUDGET,
+                "batch_size": 64,
+                "extra": [],
+            }
+        )
+    )
     for (task, method, horizon, seed), final in FINAL_LENGTH.items():
         lengths = [(BUDGET * i // final + 64, float(i + 1)) for i in range(final)] + [(BUDGET, float(final))]
         scalars = {"charts/curriculum_length": lengths, "losses/task": [(BUDGET, 0.5)]}
-        summary = {"task": task, "method": method, "horizon": horizon, "seed": seed, "samples": BUDGET,
-                   "wall_seconds": 10.0 + seed, "max_length": float(final)}
+        summary = {
+            "task": task,
+            "method": method,
+            "horizon": horizon,
+            "seed": seed,
+            "samples": BUDGET,
+            "wall_seconds": 10.0 + seed,
+            "max_length": float(final),
+        }
         if task == "repeat_copy":
             scalars["charts/curriculum_repeats"] = [(s, max(1.0, v - 1)) for s, v in lengths]
             summary["max_repeats"] = float(max(1, final - 1))
@@ -61,10 +90,23 @@ def make_sweep(root: Path, name: str = "fake") -> Path:
             scalars["charts/sg_cosine"] = [(s, 0.1 * i) for i, s in enumerate(range(1000, BUDGET + 1, 1000))]
         write_run(run_dir(sweep, task, method, horizon, seed), scalars, summary)
     for (method, horizon, seed), points in PTB_CURVES.items():
-        write_run(run_dir(sweep, "ptb", method, horizon, seed), {"charts/bpc_valid": points}, {
-            "task": "ptb", "method": method, "horizon": horizon, "seed": seed, "samples": 4000,
-            "wall_seconds": 5.0, "charts/bpc_valid": points[-1][1], "charts/bpc_test": points[-1][1] - 0.01,
-            "best_charts/bpc_valid": points[-1][1], "bpc_valid": points[-1][1], "bpc_test": points[-1][1] - 0.01})
+        write_run(
+            run_dir(sweep, "ptb", method, horizon, seed),
+            {"charts/bpc_valid": points},
+            {
+                "task": "ptb",
+                "method": method,
+                "horizon": horizon,
+                "seed": seed,
+                "samples": 4000,
+                "wall_seconds": 5.0,
+                "charts/bpc_valid": points[-1][1],
+                "charts/bpc_test": points[-1][1] - 0.01,
+                "best_charts/bpc_valid": points[-1][1],
+                "bpc_valid": points[-1][1],
+                "bpc_test": points[-1][1] - 0.01,
+            },
+        )
     # An unfinished run: events, no summary.
     write_run(run_dir(sweep, "copy", "dni", 8, 0), {"charts/curriculum_length": [(100, 1.0)]}, None)
     return sweep
@@ -78,8 +120,18 @@ def built(tmp_path_factory):
     results.mkdir()
     # A results file from before: a record of another sweep (kept), a stale one of this sweep (dropped)
     # one with the key of a new record (replaced) and one at a larger budget (kept: never replaced silently).
-    other = {"task": "copy", "method": "bptt", "horizon": 8, "seed": 0, "budget_samples": 1, "metric": "max_length",
-             "value": 2.0, "samples": 1, "wall_seconds": 1.0, "run": str(root / "logs" / "other" / "x")}
+    other = {
+        "task": "copy",
+        "method": "bptt",
+        "horizon": 8,
+        "seed": 0,
+        "budget_samples": 1,
+        "metric": "max_length",
+        "value": 2.0,
+        "samples": 1,
+        "wall_seconds": 1.0,
+        "run": str(root / "logs" / "other" / "x"),
+    }
     stale = {**other, "horizon": 3, "run": str(sweep / "copy__bptt__T3__s0")}
     clash = {**other, "horizon": 2, "value": 99.0, "budget_samples": BUDGET}
     larger = {**other, "horizon": 2, "value": 77.0, "budget_samples": 10 * BUDGET}
@@ -118,8 +170,12 @@ def test_chars_to_bptt40(built):
     chars = {k[:4]: r["value"] for k, r in table.items() if k[4] == "chars_to_bptt40"}
     # Own seed's BPTT T=40 final (1.344 and 1.456, compared at float32 precision); seed 2 has none, so the
     # mean 1.4 applies, which its curve (ending at 1.401) never reaches: no record.
-    assert chars == {("ptb", "bptt", 40, 0): 4000, ("ptb", "bptt", 40, 1): 4000,
-                     ("ptb", "dni", 8, 0): 3000, ("ptb", "dni", 8, 1): 2000}
+    assert chars == {
+        ("ptb", "bptt", 40, 0): 4000,
+        ("ptb", "bptt", 40, 1): 4000,
+        ("ptb", "dni", 8, 0): 3000,
+        ("ptb", "dni", 8, 1): 2000,
+    }
     assert table[("ptb", "dni", 8, 0, "bpc_valid")]["value"] == 1.25
     assert math.isclose(table[("ptb", "dni", 8, 0, "bpc_test")]["value"], 1.24)
 
@@ -134,9 +190,9 @@ def test_results_files_merge(built):
     root, sweep, out = built
     copy = json.loads((root / "results" / "copy.json").read_text())
     table = by_budget_key(copy)
-    assert table[("copy", "bptt", 8, 0, "max_length", 1)]["value"] == 2.0        # other sweep: kept
-    assert ("copy", "bptt", 3, 0, "max_length", 1) not in table                   # stale, this sweep: dropped
-    assert table[("copy", "bptt", 2, 0, "max_length", BUDGET)]["value"] == 3.0   # same key: replaced
+    assert table[("copy", "bptt", 8, 0, "max_length", 1)]["value"] == 2.0  # other sweep: kept
+    assert ("copy", "bptt", 3, 0, "max_length", 1) not in table  # stale, this sweep: dropped
+    assert table[("copy", "bptt", 2, 0, "max_length", BUDGET)]["value"] == 3.0  # same key: replaced
     assert table[("copy", "bptt", 2, 0, "max_length", 10 * BUDGET)]["value"] == 77.0  # larger budget: kept
     assert len(copy) == 8 + 2
     assert {p.name for p in out["results"]} == {"copy.json", "repeat_copy.json", "ptb.json"}
@@ -149,12 +205,12 @@ def test_markdown(built):
     root, sweep, out = built
     text = out["markdown"]
     assert text == (root / "docs" / "results_fake.md").read_text()
-    assert "4.0 ± 1.4 (2)" in text                       # copy bptt T=2: lengths 3 and 5
-    assert "8.0 ± 1.4 (2)" in text                       # copy dni T=4: 7 and 9
+    assert "4.0 ± 1.4 (2)" in text  # copy bptt T=2: lengths 3 and 5
+    assert "8.0 ± 1.4 (2)" in text  # copy dni T=4: 7 and 9
     assert "| Copy | largest length N (paper) | 7 | 8 | 10 | 8 |" in text
-    assert "| 1.75x | – | 2.00x |" in text               # copy dni/bptt: 7 / 4 at T=2, 8 / 4 at T=4
-    assert "1.360 ± 0.097 (3)" in text                   # ptb dni T=8 valid: 1.25, 1.43, 1.401
-    assert "2.50k ± 0.71k (2/3)" in text                 # its chars_to_bptt40: 3000, 2000, none
+    assert "| 1.75x | – | 2.00x |" in text  # copy dni/bptt: 7 / 4 at T=2, 8 / 4 at T=4
+    assert "1.360 ± 0.097 (3)" in text  # ptb dni T=8 valid: 1.25, 1.43, 1.401
+    assert "2.50k ± 0.71k (2/3)" in text  # its chars_to_bptt40: 3000, 2000, none
     assert "1.354" in text and "~2.3x" in text
     assert "6,400" in text
     assert "unfinished: `" in text and "copy__dni__T8__s0" in text
@@ -164,17 +220,34 @@ def test_markdown(built):
 def test_figures(built):
     root, sweep, out = built
     names = {p.name for p in out["figures"]}
-    assert {"copy_curriculum.png", "copy_final_vs_T.png", "copy_sg_cosine.png", "repeat_copy_curriculum.png",
-            "repeat_copy_final_vs_T.png", "repeat_copy_sg_cosine.png", "ptb_bpc_valid.png"} <= names
-    assert "ptb_sg_cosine.png" not in names              # no probe tag in the PTB runs
+    assert {
+        "copy_curriculum.png",
+        "copy_final_vs_T.png",
+        "copy_sg_cosine.png",
+        "repeat_copy_curriculum.png",
+        "repeat_copy_final_vs_T.png",
+        "repeat_copy_sg_cosine.png",
+        "ptb_bpc_valid.png",
+    } <= names
+    assert "ptb_sg_cosine.png" not in names  # no probe tag in the PTB runs
     for path in out["figures"]:
         assert path.is_file() and path.stat().st_size > 1000
 
 
 def test_cli(built, tmp_path, capsys):
     root, sweep, _ = built
-    code = report.main(["--sweep", str(sweep), "--results", str(tmp_path / "r"), "--figures", str(tmp_path / "f"),
-                        "--markdown", str(tmp_path / "page.md")])
+    code = report.main(
+        [
+            "--sweep",
+            str(sweep),
+            "--results",
+            str(tmp_path / "r"),
+            "--figures",
+            str(tmp_path / "f"),
+            "--markdown",
+            str(tmp_path / "page.md"),
+        ]
+    )
     assert code == 0
     assert "| Copy | largest length N (ours) |" in capsys.readouterr().out
     assert (tmp_path / "r" / "ptb.json").is_file() and (tmp_path / "page.md").is_file()
@@ -207,8 +280,17 @@ def test_variant_runs_are_columns_of_their_own(tmp_path):
     for variant in ("default", "best"):
         run = tmp_path / f"copy__dni__T3__s0__{variant}"
         run.mkdir()
-        (run / "summary.json").write_text(json.dumps({"task": "copy", "method": "dni", "horizon": 3, "seed": 0,
-                                                      "max_length": 4.0 if variant == "default" else 6.0}))
+        (run / "summary.json").write_text(
+            json.dumps(
+                {
+                    "task": "copy",
+                    "method": "dni",
+                    "horizon": 3,
+                    "seed": 0,
+                    "max_length": 4.0 if variant == "default" else 6.0,
+                }
+            )
+        )
     sweep = load_sweep(tmp_path)
     apply_variants([sweep])
     assert sorted(r.method for r in sweep.runs) == ["dni:best", "dni:default"]

@@ -1,4 +1,5 @@
 """M learns: on a small stream its regression loss falls and the probe's cosine similarity rises."""
+
 import torch
 from helpers import RegressionLoss, probe_engine
 from torch import nn
@@ -50,8 +51,13 @@ def test_conditioned_synthetic_gradient_sees_the_context():
     forward = engine.synthetic_gradient.forward
     engine.synthetic_gradient.forward = lambda flat, context=None: (seen.append(context), forward(flat, context))[1]
     context, next_context = torch.randn(batch, 2), torch.randn(batch, 2)
-    window = Window(torch.randn(horizon, batch, 2), torch.zeros(horizon, batch, 1),
-                    next_resets=torch.zeros(batch, dtype=torch.bool), context=context, next_context=next_context)
+    window = Window(
+        torch.randn(horizon, batch, 2),
+        torch.zeros(horizon, batch, 1),
+        next_resets=torch.zeros(batch, dtype=torch.bool),
+        context=context,
+        next_context=next_context,
+    )
     state = engine.initial_state(batch)
     for _ in range(3):
         state, _ = engine.step(window, state)

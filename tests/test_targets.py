@@ -1,4 +1,5 @@
 """M's target types (n-step, lambda, target copy, shuffled control): the identities each one keeps."""
+
 import pytest
 import torch
 from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of

@@ -1,4 +1,5 @@
 """The training loop: the learning-rate schedule, and which windows compute the logged engine metrics."""
+
 import math
 
 import pytest
