@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 
+from dni_rnn.run_directory import parse_run_name
 from scripts.runs import Run, finished_runs, load_sweeps
 
 # ----- the paper's numbers (SPEC section 4) ---------------------------------------------------------
@@ -39,7 +39,6 @@ EXTRA_COLORS = ("tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "
 PTB_REFERENCE = ("bptt", 40)
 # A record is replaced only by one of the same key: a run at another budget never replaces it silently.
 RECORD_KEY = ("task", "method", "horizon", "seed", "metric", "budget_samples")
-VARIANT = re.compile(r"__s\d+__(?P<variant>.+)$")
 
 
 def _method_key(method: str):
@@ -55,9 +54,9 @@ def apply_variants(sweeps) -> None:
     """
     for sweep in sweeps:
         for run in sweep.runs:
-            match = VARIANT.search(run.path.name)
-            if match and run.method is not None and ":" not in run.method:
-                run.method = f"{run.method}:{match['variant']}"
+            name = parse_run_name(run.path.name)
+            if name is not None and name.variant and run.method is not None and ":" not in run.method:
+                run.method = f"{run.method}:{name.variant}"
 
 
 def is_baseline(method: str) -> bool:
