@@ -298,6 +298,8 @@ def markdown(records: list[dict]) -> str:
     lines = [config + " window ms (IQR) | ratio to hand-written | floor | ratio to reset-free |", "|---" * 11 + "|"]
     counts = [config + " ops | kernel ops | copies | dtype conv. | allocations | host syncs |", "|---" * 13 + "|"]
     for r in records:
+        if "peak_bytes" in r:  # the memory table below
+            continue
         row = (
             f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
             f"{'yes' if r['resets'] else 'no'} | {r['method']} |"
