@@ -1,8 +1,9 @@
 """Checkpoints and the run directory that holds them.
 
 A checkpoint is written atomically (temporary file, fsync, rename) and carries the sha256 of its
-payload, checked on load. Saving over ``checkpoint.pt`` first moves the previous one to
-``checkpoint.prev.pt``, so one earlier good checkpoint is always at hand. A live run holds an exclusive
+payload, checked on load. Saving over ``checkpoint.pt`` keeps the previous one as ``checkpoint.prev.pt`` (a
+hard link made before the new file replaces it, so ``checkpoint.pt`` is never missing), so one earlier good
+checkpoint is always at hand. A live run holds an exclusive
 lock on ``<run>/.lock``, so a second process with the same run name refuses to start.
 """
 
@@ -77,7 +78,16 @@ def save_atomic(payload: dict, path: str | Path, keep_previous: bool = False) ->
     }
     path = Path(path)
     if keep_previous and path.is_file():
-        os.replace(path, previous_path(path))
+        # The previous file becomes checkpoint.prev.pt through a hard link, so ``path`` never goes missing: until
+        # the rename of the new file it is still the old checkpoint (a kill in between leaves an orphan .tmp).
+        previous = previous_path(path)
+        link = previous.with_name(f".{previous.name}.{os.getpid()}.tmp")
+        link.unlink(missing_ok=True)
+        try:
+            os.link(path, link)
+        except OSError:  # a file system without hard links: a copy, as durable
+            atomic_write_bytes(link, path.read_bytes())
+        os.replace(link, previous)
     atomic_write(path, lambda handle: torch.save(envelope, handle))
 
 

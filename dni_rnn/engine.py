@@ -330,6 +330,7 @@ class WindowEngine(nn.Module):
             "skipped_windows": self.skipped_windows,
             "bad_windows": self.bad_windows,
             "target_chain": list(self._chain),
+            "probe": self.probe.state_dict(),
         }
 
     def load_optimizer_state_dict(self, state: dict) -> None:
@@ -339,4 +340,25 @@ class WindowEngine(nn.Module):
         self.windows_seen = state["windows_seen"]
         self.skipped_windows = state["skipped_windows"]
         self.bad_windows = state["bad_windows"]
-        self._chain = deque(state.get("target_chain", []))
+        # Checkpoints load on the CPU: the saved windows and states go back to the model's device.
+        reference = next(self.core.parameters(), None)
+        device = reference.device if reference is not None else None
+        self._chain = deque(to_device(state.get("target_chain", []), device))
+        if "probe" in state:  # (checkpoints from before the probe was saved have none)
+            probe = {**state["probe"], "pending": to_device(state["probe"]["pending"], device)}
+            self.probe.load_state_dict(probe, self.core, self.head)
+
+
+def to_device(value, device: torch.device | None):
+    """``value`` (tensors in lists, tuples, NamedTuples such as :class:`Window`, dicts) with its tensors on ``device``."""
+    if device is None:
+        return value
+    if torch.is_tensor(value):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {key: to_device(item, device) for key, item in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(to_device(item, device) for item in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(item, device) for item in value)
+    return value

@@ -11,8 +11,9 @@ and its start state. Once ``windows`` more windows have streamed past it compute
 * ``charts/sg_param_cosine``: the alignment that drives learning, in parameter space:
   ``cos(J_theta^T m, J_theta^T g_true)``, the parameter gradients that window ``k`` receives from the
   injected direction ``m`` and from the true future gradient;
-* ``charts/sg_param_cosine_shuffled``: the same with ``m`` permuted across the batch, the chance level of
-  the metric for this run (a prediction that carries only ``M``'s marginal statistics);
+* ``charts/sg_param_cosine_shuffled``: the same with ``m`` permuted across the batch (a random cyclic shift, so
+  that no entry keeps its own prediction), the chance level of the metric for this run (a prediction that
+  carries only ``M``'s marginal statistics);
 * ``charts/sg_relative_error``: ``||m - g_true|| / ||g_true||`` over those entries.
 """
 
@@ -58,6 +59,9 @@ class SGProbe:
         self.discount, self.every, self.windows, self.run_window = discount, every, windows, run_window
         self._snapshot: tuple[nn.Module, nn.Module] | None = None
         self._pending: tuple | None = None
+        # The shuffled chance level's permutations: a generator of its own (checkpointed), so that the probe
+        # never draws from the global RNG the run's other random numbers come from.
+        self.generator = torch.Generator().manual_seed(0)
 
     @property
     def active(self) -> bool:
@@ -107,7 +111,11 @@ class SGProbe:
                 keep = ~probed.next_resets
             weight = keep.to(true.dtype).unsqueeze(-1)
             true, direction = true * weight, direction * weight
-            shuffled = direction[torch.randperm(direction.shape[0], device=direction.device)] * weight
+            # A random cyclic shift: a permutation in which no entry keeps its own prediction (a plain random
+            # permutation of a small batch often leaves most entries in place and scores near 1).
+            batch = direction.shape[0]
+            shift = int(torch.randint(1, batch, (1,), generator=self.generator)) if batch > 1 else 0
+            shuffled = direction.roll(shift, dims=0) * weight
             params = [p for p in list(core.parameters()) + list(loss.parameters()) if p.requires_grad]
             flat_final = flatten_state(final)
 
@@ -124,3 +132,20 @@ class SGProbe:
                 "charts/sg_param_cosine": _cosine(parameter_grad(direction), along_true).detach(),
                 "charts/sg_param_cosine_shuffled": _cosine(parameter_grad(shuffled), along_true).detach(),
             }
+
+    def state_dict(self) -> dict:
+        """A probe under way (the snapshot's weights, the probed window and the windows since) and the generator,
+        so that a resumed run measures what an uninterrupted one would."""
+        snapshot = None if self._snapshot is None else tuple(module.state_dict() for module in self._snapshot)
+        return {"generator": self.generator.get_state(), "pending": self._pending, "snapshot": snapshot}
+
+    def load_state_dict(self, state: dict, core: nn.Module, loss: nn.Module) -> None:
+        """Restore :meth:`state_dict`; the snapshot is rebuilt as copies of ``core`` and ``loss`` (the live
+        modules, on their device) holding the saved weights."""
+        self.generator.set_state(state["generator"])
+        self._pending = state["pending"]
+        self._snapshot = None
+        if state["snapshot"] is not None:
+            self._snapshot = (copy.deepcopy(core), copy.deepcopy(loss))
+            for module, weights in zip(self._snapshot, state["snapshot"]):
+                module.load_state_dict(weights)

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from dni_rnn.checkpoint import atomic_write_text
+
 SUMMARY = "summary.json"
 RUN_NAME = re.compile(r"^(?P<task>.+?)__(?P<method>.+?)__T(?P<horizon>\d+)__s(?P<seed>\d+)(?:__(?P<variant>.+))?$")
 
@@ -44,7 +46,8 @@ def is_finished(run_dir: Path) -> bool:
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
-    (Path(run_dir) / SUMMARY).write_text(json.dumps(summary, indent=2))
+    """Write ``summary.json`` atomically: it is the "finished" marker sweeps read, never half-written."""
+    atomic_write_text(Path(run_dir) / SUMMARY, json.dumps(summary, indent=2))
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:

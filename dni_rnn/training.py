@@ -155,6 +155,8 @@ def _run(
     if callable(data_checksum):
         config["task.data_sha256"] = data_checksum()
     ignored = RESUMABLE_SETTINGS | {f"task.{name}" for name in task_class.resume_ignores}
+    if train_cfg.lr_schedule != "constant":  # a decaying rate is a function of the run's length: --steps counts
+        ignored = ignored - {"train.steps"}
     core = task.build_core()
     engine = WindowEngine(core, task.build_head(core.output_size), engine_cfg, task.context_size).to(device)
     if topology.distributed:

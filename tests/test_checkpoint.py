@@ -19,6 +19,26 @@ def test_round_trip_keeps_the_previous_checkpoint(tmp_path):
     )
 
 
+def test_a_write_that_fails_leaves_the_last_checkpoint_in_place(tmp_path, monkeypatch):
+    """Keeping the previous checkpoint never leaves ``checkpoint.pt`` missing: a crash while the new one is written
+    leaves the old one at ``checkpoint.pt`` (and at ``checkpoint.prev.pt``), whole."""
+    path = tmp_path / "checkpoint.pt"
+    save_atomic({"config": {}, "window": 1}, path, keep_previous=True)
+    real_save = torch.save
+
+    def crash(obj, handle, *args, **kwargs):
+        if isinstance(obj, dict) and "sha256" in obj:  # the envelope, written after the payload was serialised
+            raise KeyboardInterrupt
+        return real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_atomic({"config": {}, "window": 2}, path, keep_previous=True)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert load_checkpoint(path)["window"] == 1 and load_checkpoint(previous_path(path))["window"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.prev.pt", "checkpoint.pt"]
+
+
 def flip_one_byte_in_the_tensor_data(path):
     data = bytearray(path.read_bytes())
     marker = bytes(torch.arange(1000.0).numpy().tobytes()[400:440])  # inside the weights, far from any header

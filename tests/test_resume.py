@@ -384,3 +384,40 @@ def test_ptb_data_are_compared_by_checksum_not_by_path(tmp_path, capsys):
     capsys.readouterr()
     assert main([*base, "--steps", "30", "--data-dir", str(other), "--resume", "auto"]) == 2
     assert "from another config: task.data_sha256" in capsys.readouterr().err
+
+
+def test_resume_refuses_another_length_under_a_decaying_lr_schedule(tmp_path, capsys):
+    """With --lr-schedule linear/cosine the rate at every window depends on --steps: a resumed run of another
+    length would not be the run it continues, so --steps is compared like any setting that changes the run."""
+    base = ["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", *COPY, "--lr-schedule", "cosine"]
+    assert main([*base, "--steps", "30"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--steps", "60", "--resume", "auto"]) == 2
+    assert "from another config: train.steps" in capsys.readouterr().err
+
+
+def test_resume_during_a_probe_is_bit_identical(tmp_path, capsys):
+    """The SG-quality probe under way at the checkpoint (its snapshot, its windows) resumes with the run, and its
+    shuffled chance level draws from a generator of its own: the global RNG and every logged probe value are
+    those of an uninterrupted run."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    base = ["train", "copy", "--logdir", str(tmp_path), *COPY, "--probe-every", "4", "--probe-windows", "3"]
+    assert main([*base, "--run-name", "full", "--steps", "60"]) == 0
+    assert main([*base, "--run-name", "half", "--steps", "30"]) == 0  # 10 windows: the probe of window 8 is open
+    assert main([*base, "--run-name", "half", "--steps", "60", "--resume", "auto"]) == 0
+    capsys.readouterr()
+    full, half = (load_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("full", "half"))
+    assert_same_run(full, half)
+
+    def probe_values(name):
+        events = EventAccumulator(str(tmp_path / name))
+        events.Reload()
+        return {
+            tag: [(e.step, e.value) for e in events.Scalars(tag)]
+            for tag in ("charts/sg_cosine", "charts/sg_param_cosine_shuffled")
+        }
+
+    want = probe_values("full")
+    assert len(want["charts/sg_cosine"]) >= 4  # probes before, across and after the checkpoint were logged
+    assert probe_values("half") == want
