@@ -3,7 +3,7 @@
 # One seed, T in {2, 3}, 4M samples, LSTM 128, batch 32; each variant changes one thing against "best"
 # (core Adam 1e-3, injection scale 1, bootstrap discount 0.9). Resumable, like every sweep: run it again
 # and finished runs are skipped, interrupted ones continue from their checkpoints.
-#   bash scripts/screen_copy.sh [LOGDIR]      (two runs at a time, one thread each; ~50 minutes on 2 cores)
+#   bash scripts/screen_copy.sh [LOGDIR]      (two runs at a time, one thread each; ~40 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
@@ -25,6 +25,5 @@ python -m scripts.sweep --name screen_copy "${COMMON[@]}" --horizons 3 --methods
     --variant best_cosine="$BEST --lr-schedule cosine" \
     --variant best_lstsq="$BEST --sg-solver least_squares" \
     --variant best_lr3e4="--lr 3e-4 --sg-scale 1 --bootstrap-discount 0.9" \
+    --variant best_targets="$BEST --sg-context targets" \
     -- --probe-every 500
-python -m scripts.sweep --name screen_copy "${COMMON[@]}" --methods bptt \
-    --variant default="" --variant lr1e3="--lr 1e-3"
