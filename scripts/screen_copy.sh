@@ -18,6 +18,7 @@ python -m scripts.sweep --name screen_copy "${COMMON[@]}" --methods dni \
     --variant best="$BEST" \
     --variant best_inputs="$BEST --sg-context inputs" \
     --variant stagger_best="$BEST --stagger" \
+    --variant best_past="$BEST --sg-context past_inputs" \
     -- --probe-every 500
 # The levers that cost more to try (one run each), at T = 3 only.
 python -m scripts.sweep --name screen_copy "${COMMON[@]}" --horizons 3 --methods dni \

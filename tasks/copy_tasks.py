@@ -38,7 +38,7 @@ from dni_rnn.task import Task
 from dni_rnn.train_config import TrainConfig
 
 LN2 = 0.6931471805599453
-CONTEXTS = ("none", "inputs", "targets")
+CONTEXTS = ("none", "inputs", "targets", "past_inputs")
 STAGGER_STEPS = 64  # the streams' offsets are drawn from [0, STAGGER_STEPS): more than a sequence at N <= 31
 
 
@@ -50,7 +50,7 @@ class CopyOptions:
     start_length: int = option(1, "N at the start of the curriculum.", low=1)
     sg_context: str = option(
         "none",
-        "cDNI: what M reads besides the state at a boundary: none, inputs (the next window's inputs) or targets (its targets and loss mask: a labelled, privileged variant).",
+        "cDNI: what M reads besides the state at a boundary: none, inputs (the next window's inputs), targets (its targets and loss mask: a labelled, privileged variant) or past_inputs (the inputs of the window that ends there, of the boundary's episode only).",
         choices=CONTEXTS,
     )
     stagger: bool = option(
@@ -99,7 +99,10 @@ class CopyTask(Task):
             "none": 0,
             "inputs": horizon * self.input_size,
             "targets": horizon * (self.output_size + 1),
+            "past_inputs": horizon * self.input_size,
         }[options.sg_context]
+        # past_inputs: the context of the boundary a window starts from is the last window's inputs.
+        self._past_context = torch.zeros(run.batch_size, self.context_size, device=device)
         self.length = options.start_length
         self.repeats = 1
         # The aligned source: sequences drawn a batch at a time (inputs, targets, loss_mask, resets [S, B, ...])
@@ -152,11 +155,19 @@ class CopyTask(Task):
         horizon = self.run.horizon
         # One step beyond the window tells whether the next step starts a new sequence; M reading the next
         # window (cDNI) needs all of it.
-        ahead = 2 * horizon if self.context_size else horizon + 1
+        reads_next = self.context_size and self.options.sg_context != "past_inputs"
+        ahead = 2 * horizon if reads_next else horizon + 1
         inputs, targets, loss_mask, resets, ends = self._steps(ahead)
         next_resets = resets[horizon]
         context = next_context = None
-        if self.context_size:
+        if self.options.sg_context == "past_inputs":
+            # Steps before a stream's last reset in the window belong to an episode that has ended: left out.
+            episode = resets[:horizon].cumsum(0)  # (T, B)
+            own = (episode == episode[-1:]).unsqueeze(-1)
+            seen = torch.where(own, inputs[:horizon], 0.0)
+            context, next_context = self._past_context, seen.transpose(0, 1).flatten(1)
+            self._past_context = next_context
+        elif self.context_size:
             context = self._context(inputs[:horizon], targets[:horizon], loss_mask[:horizon])
             next_context = self._context(inputs[horizon:], targets[horizon:], loss_mask[horizon:])
         self._ended += int(ends[:horizon].sum())
@@ -311,6 +322,7 @@ class CopyTask(Task):
             "source_start": self._source_start,
             "time": self._time,
             "offsets": self._offsets,
+            "past_context": self._past_context,
             "bits": self._bits,
             "output_steps": self._output_steps,
             "ended": self._ended,
@@ -325,6 +337,7 @@ class CopyTask(Task):
             state["ended"] = state["sequences"] * self.run.batch_size
         self._source, self._source_ends = state["source"], state["source_ends"]
         self._source_start, self._time, self._offsets = state["source_start"], state["time"], state["offsets"]
+        self._past_context = state.get("past_context", self._past_context)
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
         self._ended = state["ended"]
 

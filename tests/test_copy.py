@@ -144,3 +144,28 @@ def test_a_checkpoint_from_before_stagger_resumes_the_same_stream():
     for _ in range(10):
         assert torch.equal(task.next_window(None, None)[0].inputs, twin.next_window(None, None)[0].inputs)
     assert task._ended == twin._ended
+
+
+def test_past_inputs_context_is_the_window_that_ends_at_the_boundary_within_its_episode():
+    """cDNI past_inputs: at s_T, M reads this window's inputs (steps of s_T's episode only); at s_0, the last
+    window's, i.e. the previous window's next_context."""
+    train = TrainConfig(task="copy", horizon=2, batch_size=3, steps=300)
+    task = CopyTask(CopyOptions(sg_context="past_inputs"), train, torch.device("cpu"))
+    assert task.context_size == 2 * 9
+    previous = None
+    saw_reset_inside = False
+    for _ in range(12):
+        window, _ = task.next_window(None, None)
+        if previous is None:
+            assert not window.context.any()  # nothing before the first window
+        else:
+            torch.testing.assert_close(window.context, previous.next_context, rtol=0, atol=0)
+        expected = window.inputs.clone()
+        for b in range(3):
+            starts = window.resets[:, b].nonzero().flatten().tolist()
+            if starts and starts[-1] > 0:
+                expected[: starts[-1], b] = 0.0  # an ended episode's steps are left out
+                saw_reset_inside = True
+        torch.testing.assert_close(window.next_context, expected.transpose(0, 1).flatten(1), rtol=0, atol=0)
+        previous = window
+    assert saw_reset_inside  # N = 1: sequences of 3 steps, so windows of 2 hold resets at step 1
