@@ -14,7 +14,7 @@ from dni_rnn.state import LSTMState, flatten_state, state_tensors, unflatten_sta
 F, H, B, T = 3, 6, 5, 7
 
 
-@pytest.mark.parametrize("cell,layers,batch_first", itertools.product(["lstm", "gru"], [1, 2], [False, True]))
+@pytest.mark.parametrize("cell,layers,batch_first", list(itertools.product(["lstm", "gru"], [1, 2], [False, True])))
 def test_shapes(cell, layers, batch_first):
     core = make_core(cell, F, H, layers, batch_first=batch_first)
     state = core.initial_state(B)
@@ -36,7 +36,7 @@ def test_shapes(cell, layers, batch_first):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("cell,layers", itertools.product(["lstm", "gru"], [1, 2]))
+@pytest.mark.parametrize("cell,layers", list(itertools.product(["lstm", "gru"], [1, 2])))
 def test_fused_path_equals_step_by_step_reference(cell, layers):
     core = make_core(cell, F, H, layers)
     inputs = torch.randn(T, B, F)
