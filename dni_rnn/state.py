@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Union
 
-import einops
 import torch
 from torch import Tensor
 
@@ -51,21 +50,20 @@ def leaf_state(state: State) -> State:
     return map_state(lambda t: t.detach().requires_grad_(True), state)
 
 
+def _batch_major(t: Tensor) -> Tensor:
+    """``[layers, B, H] -> [B, layers * H]`` (a view for one layer)."""
+    return t.permute(1, 0, 2).reshape(t.shape[1], -1)
+
+
 def flatten_state(state: State) -> Tensor:
     """``[B, S]``: every layer of every state tensor side by side (for an LSTM ``[h_1..h_L, c_1..c_L]``)."""
-    return torch.cat(
-        [einops.rearrange(t, "layer batch hidden -> batch (layer hidden)") for t in state_tensors(state)],
-        dim=-1,
-    )
+    return torch.cat([_batch_major(t) for t in state_tensors(state)], dim=-1)
 
 
 def unflatten_state(flat: Tensor, like: State) -> State:
     """Inverse of :func:`flatten_state`: split ``flat [B, S]`` into a state shaped like ``like``."""
     parts = iter(torch.split(flat, [t.shape[0] * t.shape[2] for t in state_tensors(like)], dim=-1))
-    return map_state(
-        lambda t: einops.rearrange(next(parts), "batch (layer hidden) -> layer batch hidden", layer=t.shape[0]),
-        like,
-    )
+    return map_state(lambda t: next(parts).reshape(t.shape[1], t.shape[0], t.shape[2]).permute(1, 0, 2), like)
 
 
 def state_size(state: State) -> int:
@@ -86,9 +84,5 @@ def flatten_grads(grads, like: State) -> Tensor:
     """``[B, S]``: gradients w.r.t. the tensors of ``like`` (in ``state_tensors`` order), flattened
     like :func:`flatten_state`; ``None`` (the loss did not depend on that tensor) counts as zeros."""
     return torch.cat(
-        [
-            einops.rearrange(g if g is not None else torch.zeros_like(t), "layer batch hidden -> batch (layer hidden)")
-            for g, t in zip(grads, state_tensors(like))
-        ],
-        dim=-1,
+        [_batch_major(g if g is not None else torch.zeros_like(t)) for g, t in zip(grads, state_tensors(like))], dim=-1
     )
