@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from dni_rnn.config import check_value
 from dni_rnn.least_squares import LeastSquaresFit
 from dni_rnn.state import (
     State,
@@ -22,13 +22,6 @@ from dni_rnn.state import (
 from dni_rnn.synthetic_gradient import SyntheticGradient
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
-
-
-def check_range(name: str, value: float, low: float, high: float = math.inf) -> None:
-    """Raise ``ValueError`` unless ``low <= value <= high`` (NaN fails too)."""
-    if not low <= value <= high:
-        interval = f"[{low}, {high}]" if high != math.inf else f">= {low}"
-        raise ValueError(f"{name} must be {interval}, got {value}")
 
 
 class SyntheticBoundary(nn.Module):
@@ -97,16 +90,16 @@ class SyntheticBoundary(nn.Module):
         least_squares: LeastSquaresFit | None = None,
     ):
         super().__init__()
-        check_range("state_size", state_size, 1)
-        check_range("scale", scale, 0.0)
-        if discount is not None:
-            check_range("discount", discount, 0.0)
-        check_range("lr", lr, 0.0)
-        check_range("target_ema", target_ema, 0.0, 1.0)
-        if grad_clip is not None:
-            check_range("grad_clip", grad_clip, 0.0)
-        if clip_prediction is not None:
-            check_range("clip_prediction", clip_prediction, 0.0)
+        for name, value, low, high in (
+            ("state_size", state_size, 1, None),
+            ("scale", scale, 0.0, None),
+            ("discount", discount, 0.0, None),
+            ("lr", lr, 0.0, None),
+            ("target_ema", target_ema, 0.0, 1.0),
+            ("grad_clip", grad_clip, 0.0, None),
+            ("clip_prediction", clip_prediction, 0.0, None),
+        ):
+            check_value(name, value, low, high, label=name)  # None (an option left unset) passes
         self.scale = scale
         self.discount = scale if discount is None else discount
         self.grad_clip = grad_clip
@@ -129,6 +122,16 @@ class SyntheticBoundary(nn.Module):
         self._carried: tuple[tuple, Tensor] | None = None  # ((tensor, version) of the carried s_T, its flat)
         self._last: tuple[State, Tensor] | None = None  # the last backward's s_T and its flat, for carry
         self.pending: tuple[Tensor, Tensor] | None = None  # flat s_0 (detached), delta_0
+
+    # The per-window bookkeeping below is plain Python state, assigned several times a window:
+    # nn.Module.__setattr__ looks for parameters, buffers and submodules on every assignment (~5 us each).
+    _PER_WINDOW = frozenset({"_start", "_flat_start", "_prepared", "_carried", "_last", "pending", "_regressed"})
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self._PER_WINDOW:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     @property
     def context_size(self) -> int:

@@ -46,9 +46,15 @@ def describe_range(low: float | None, high: float | None) -> str:
 
 
 def check_value(
-    name: str, value: Any, low: float | None = None, high: float | None = None, choices: tuple | None = None
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple | None = None,
+    label: str | None = None,
 ) -> None:
-    """Raise ``ValueError`` (naming ``--name``) unless ``value`` is one of ``choices`` / finite and in ``[low, high]``.
+    """Raise ``ValueError`` (naming ``--name``, or ``label`` when given: a library argument) unless ``value`` is one
+    of ``choices`` / finite and in ``[low, high]``.
 
     ``None`` (an optional field left unset) and booleans always pass.
     """
@@ -61,9 +67,9 @@ def check_value(
         if not isinstance(item, (int, float)):
             continue
         if isinstance(item, float) and not math.isfinite(item):
-            raise ValueError(f"{flag_name(name)} must be finite, got {item}")
+            raise ValueError(f"{label or flag_name(name)} must be finite, got {item}")
         if (low is not None and item < low) or (high is not None and item > high):
-            raise ValueError(f"{flag_name(name)} must be {describe_range(low, high)}, got {item}")
+            raise ValueError(f"{label or flag_name(name)} must be {describe_range(low, high)}, got {item}")
 
 
 def check_fields(obj: Any) -> None:
