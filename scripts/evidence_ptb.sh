@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The PTB data-saving measurement of docs/RESULTS.md section 2.3 (issue 16): does dni at T = 8 reach bptt
+# The PTB data-saving measurement of docs/RESULTS.md section 6.3 (issue 16): does dni at T = 8 reach bptt
 # T = 40's final valid BPC with half its characters? The setting of RESULTS section 2 (LSTM 256, batch 64,
 # 2.56M characters, 2 seeds), with the whole valid split scored every 256,000 characters instead of
 # 512,000, so that the crossing point is measured, not bracketed. Resumable, like every sweep.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The screening of docs/RESULTS.md section 2.1 (issue 16): which lever moves dni's copy plateau?
+# The screening of docs/RESULTS.md section 6.1 (issue 16): which lever moves dni's copy plateau?
 # One seed, T in {2, 3}, 4M samples, LSTM 128, batch 32; each variant changes one thing against "best"
 # (core Adam 1e-3, injection scale 1, bootstrap discount 0.9). Resumable, like every sweep: run it again
 # and finished runs are skipped, interrupted ones continue from their checkpoints.
