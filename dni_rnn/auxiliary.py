@@ -16,13 +16,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from dni_rnn.window import same_episode
+
 AUX_POOLINGS = ("steps", "mean")
-
-
-def same_episode(resets: Tensor) -> Tensor:
-    """``[T, B]`` bool: True for the steps that belong to the episode of the window's last step."""
-    episode = resets.cumsum(0)  # (T, B) int64 (a bool cumsum needs no conversion): each step's episode
-    return episode == episode[-1:]
 
 
 def aux_loss(

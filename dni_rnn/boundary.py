@@ -24,6 +24,12 @@ from dni_rnn.synthetic_gradient import SyntheticGradient
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
+def _end_grads(flat: Tensor, final: State) -> list[Tensor]:
+    """``flat`` ``[B, S]`` as gradients for the tensors of ``final`` that are in the graph (in their order)."""
+    pieces = state_tensors(unflatten_state(flat, final))
+    return [g for g, t in zip(pieces, state_tensors(final)) if t.requires_grad]
+
+
 class SyntheticBoundary(nn.Module):
     r"""The synthetic-gradient module ``M`` at a window boundary, with its optimiser and its bootstrapped target.
 
@@ -117,21 +123,8 @@ class SyntheticBoundary(nn.Module):
         self.generator = torch.Generator().manual_seed(0)  # the shuffled control's permutations
         self.runner: nn.Module | None = None  # M wrapped for data parallel (set by the engine), else M
         self._start: State | None = None
-        self._flat_start: Tensor | None = None  # flat s_0, when s_0 is the s_T this boundary carried
         self._prepared: tuple[State, Tensor, Tensor, Tensor] | None = None  # s_T, flat s_T, m, bootstrap vector
-        self._carried: tuple[tuple, Tensor] | None = None  # ((tensor, version) of the carried s_T, its flat)
-        self._last: tuple[State, Tensor] | None = None  # the last backward's s_T and its flat, for carry
         self.pending: tuple[Tensor, Tensor] | None = None  # flat s_0 (detached), delta_0
-
-    # The per-window bookkeeping below is plain Python state, assigned several times a window:
-    # nn.Module.__setattr__ looks for parameters, buffers and submodules on every assignment (~5 us each).
-    _PER_WINDOW = frozenset({"_start", "_flat_start", "_prepared", "_carried", "_last", "pending", "_regressed"})
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in self._PER_WINDOW:
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
 
     @property
     def context_size(self) -> int:
@@ -142,19 +135,7 @@ class SyntheticBoundary(nn.Module):
     def start(self, state: State) -> State:
         """``s_0``: a detached copy of ``state`` that requires grad, so the backward leaves ``d/ds_0``."""
         self._start = leaf_state(state)
-        self._flat_start = self._carried_flat(state)
         return self._start
-
-    def _carried_flat(self, state: State) -> Tensor | None:
-        """``flatten_state(state)`` without a copy when ``state`` is the ``s_T`` that :meth:`carry` returned and
-        nothing has written to it since (same tensors, same version counters); otherwise None."""
-        if self._carried is None:
-            return None
-        carried, flat = self._carried
-        tensors = state_tensors(state)
-        if len(tensors) != len(carried) or any(t is not c or t._version != v for t, (c, v) in zip(tensors, carried)):
-            return None
-        return flat
 
     def predict(
         self, flat_state: Tensor, context: Tensor | None = None, next_resets: Tensor | None = None, target: bool = False
@@ -220,11 +201,7 @@ class SyntheticBoundary(nn.Module):
         tensors, grads = [loss], [None]
         if scale and ends:
             tensors += ends
-            grads += [
-                g
-                for g, t in zip(state_tensors(unflatten_state(injected, final)), state_tensors(final))
-                if t.requires_grad
-            ]
+            grads += _end_grads(injected, final)
         torch.autograd.backward(tensors, grads, retain_graph=needs_correction)
         start = self._start
         delta = flatten_grads([t.grad for t in state_tensors(start)], start).mul_(batch)  # (B, S), a fresh tensor
@@ -232,22 +209,15 @@ class SyntheticBoundary(nn.Module):
             # J^T (bootstrap - injected): a second, state-only backward, taken before any optimiser step
             # changes the weights the graph saved.
             correction = self.discount * bootstrap - scale * direction
-            vectors = [
-                g
-                for g, t in zip(state_tensors(unflatten_state(correction, final)), state_tensors(final))
-                if t.requires_grad
-            ]
-            carried = torch.autograd.grad(ends, state_tensors(start), vectors, allow_unused=True)
+            carried = torch.autograd.grad(ends, state_tensors(start), _end_grads(correction, final), allow_unused=True)
             delta = delta + flatten_grads(carried, start)
-        flat_start = self._flat_start if self._flat_start is not None else flatten_state(detach_state(start))
-        self.pending = (flat_start, delta)
-        self._start, self._flat_start = None, None
-        self._last = (final, flat_final)
+        self.pending = (flatten_state(detach_state(start)), delta)
+        self._start = None
         return direction
 
     def discard(self) -> None:
         """Forget the window (a non-finite loss): :meth:`update` will then do nothing."""
-        self._start, self._flat_start, self._prepared, self.pending, self._last = None, None, None, None, None
+        self._start, self._prepared, self.pending = None, None, None
 
     def update(self, context: Tensor | None = None, keep: Tensor | None = None) -> dict[str, Tensor]:
         """One step of ``M`` on the target recorded by :meth:`backward`; ``keep`` ``[B]`` bool leaves out
@@ -323,14 +293,10 @@ class SyntheticBoundary(nn.Module):
                 for online, slow in zip(self.module.parameters(), self.target_module.parameters()):
                     slow.lerp_(online, self.target_ema)
 
-    def carry(self, final: State) -> State:
-        """The state to carry into the next window: ``s_T`` detached. After :meth:`backward` of the window
-        that ended in ``final``, the boundary also keeps ``s_T``'s flattened copy for the next :meth:`start`."""
-        carried = detach_state(final)
-        last, self._last, self._carried = self._last, None, None
-        if last is not None and all(a is b for a, b in zip(state_tensors(last[0]), state_tensors(final))):
-            self._carried = (tuple((t, t._version) for t in state_tensors(carried)), last[1])
-        return carried
+    @staticmethod
+    def carry(final: State) -> State:
+        """The state to carry into the next window: ``s_T`` detached."""
+        return detach_state(final)
 
     # ----- checkpoints ------------------------------------------------------------------------------
 

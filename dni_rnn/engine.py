@@ -255,7 +255,7 @@ class WindowEngine(nn.Module):
                 self.probe.begin(state, window, direction)
 
         self.windows_seen += 1
-        return (boundary.carry(final) if boundary is not None else detach_state(final)), metrics
+        return detach_state(final), metrics
 
     def _target(self, window: Window, start: State) -> tuple | None:
         """What ``M`` regresses on after this window: ``(flat s_0, target, context, keep)`` for this window's

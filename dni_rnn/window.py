@@ -29,6 +29,12 @@ class Window(NamedTuple):
     next_context: Tensor | None = None
 
 
+def same_episode(resets: Tensor) -> Tensor:
+    """``[T, B]`` bool: True for the steps that belong to the episode of the window's last step (time-major ``resets``)."""
+    episode = resets.cumsum(0)  # (T, B) int64 (a bool cumsum needs no conversion): each step's episode
+    return episode == episode[-1:]
+
+
 def first_resets(window: Window, batch_first: bool = False) -> Tensor | None:
     """``[B]`` bool: entries reset before step 0 (their ``s_0`` has no future to predict), or None."""
     if window.resets is None:

@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dni_rnn.config import check_fields, option
-from dni_rnn.engine import Window
 from dni_rnn.head import PRIVATE, Head
 from dni_rnn.task import Task
 from dni_rnn.train_config import TrainConfig
+from dni_rnn.window import Window, same_episode
 
 LN2 = 0.6931471805599453
 CONTEXTS = ("none", "inputs", "targets", "past_inputs")
@@ -95,12 +95,8 @@ class CopyTask(Task):
         self.input_size = options.bits + (2 if self.repeat else 1)
         self.output_size = options.bits + (1 if self.repeat else 0)
         horizon = run.horizon
-        self.context_size = {
-            "none": 0,
-            "inputs": horizon * self.input_size,
-            "targets": horizon * (self.output_size + 1),
-            "past_inputs": horizon * self.input_size,
-        }[options.sg_context]
+        widths = {"none": 0, "inputs": self.input_size, "past_inputs": self.input_size, "targets": self.output_size + 1}
+        self.context_size = horizon * widths[options.sg_context]  # per step of the window M reads
         # past_inputs: the context of the boundary a window starts from is the last window's inputs.
         self._past_context = torch.zeros(run.batch_size, self.context_size, device=device)
         self.length = options.start_length
@@ -117,6 +113,7 @@ class CopyTask(Task):
             self._offsets = torch.randint(
                 0, STAGGER_STEPS, (run.batch_size,), generator=self.generator, device=device
             ).cpu()
+        self._device_offsets = self._offsets.to(device)
         self._bits = torch.zeros((), device=device)
         self._output_steps = torch.zeros((), device=device)
         self._ended = 0  # sequences ended since the last check, summed over the streams
@@ -162,9 +159,7 @@ class CopyTask(Task):
         context = next_context = None
         if self.options.sg_context == "past_inputs":
             # Steps before a stream's last reset in the window belong to an episode that has ended: left out.
-            episode = resets[:horizon].cumsum(0)  # (T, B)
-            own = (episode == episode[-1:]).unsqueeze(-1)
-            seen = torch.where(own, inputs[:horizon], 0.0)
+            seen = torch.where(same_episode(resets[:horizon]).unsqueeze(-1), inputs[:horizon], 0.0)
             context, next_context = self._past_context, seen.transpose(0, 1).flatten(1)
             self._past_context = next_context
         elif self.context_size:
@@ -195,19 +190,19 @@ class CopyTask(Task):
                 self._source = [torch.cat(p) for p in zip(self._source, fresh)]
                 self._source_ends = torch.cat([self._source_ends, fresh_ends])
         first = self._time - self._source_start
-        if not self._offsets.any():  # aligned streams: a plain slice
+        if not self.options.stagger:  # aligned streams: a plain slice
             steps = slice(first, first + count)
             ends = self._source_ends[steps].unsqueeze(1).expand(count, self.run.batch_size)
             return [*(p[steps] for p in self._source), ends]
         index = first + torch.arange(count).unsqueeze(1) - self._offsets  # (count, B) source steps, < 0: idle
-        idle = index < 0
-        index = index.clamp_min(0)
-        streams = torch.arange(self.run.batch_size)
-        ends = self._source_ends[index] & ~idle
-        index_d, streams_d, live = index.to(self.device), streams.to(self.device), (~idle).to(self.device)
+        ends = self._source_ends[index.clamp_min(0)] & (index >= 0)  # on the CPU, like the source's ends
+        # The same index built on the data's device (offsets copied there once): no transfer per window.
+        index = first + torch.arange(count, device=self.device).unsqueeze(1) - self._device_offsets
+        live, index = index >= 0, index.clamp_min(0)
+        streams = torch.arange(self.run.batch_size, device=self.device)
         gathered = []
         for part in self._source:  # inputs, targets, loss_mask, resets
-            values = part[index_d, streams_d]
+            values = part[index, streams]
             mask = live.view(*live.shape, *([1] * (values.dim() - 2)))
             gathered.append(torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=self.device)))
         return [*gathered, ends]
@@ -337,6 +332,7 @@ class CopyTask(Task):
             state["ended"] = state["sequences"] * self.run.batch_size
         self._source, self._source_ends = state["source"], state["source_ends"]
         self._source_start, self._time, self._offsets = state["source_start"], state["time"], state["offsets"]
+        self._device_offsets = self._offsets.to(self.device)
         self._past_context = state.get("past_context", self._past_context)
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
         self._ended = state["ended"]
