@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from dni_rnn.rtu import RTUCore
 from dni_rnn.state import LSTMState, State, reset_state, state_tensors
 
 
@@ -122,11 +123,13 @@ class GRUCore(RNNCore):
         super().__init__(nn.GRU(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs))
 
 
-CELLS = {"lstm": LSTMCore, "gru": GRUCore}
+CELLS = {"lstm": LSTMCore, "gru": GRUCore, "rtu": RTUCore}
 
 
-def make_core(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False) -> RNNCore:
-    """Build an ``lstm`` or ``gru`` core by name (the CLI's ``--cell``)."""
+def make_core(
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False
+) -> nn.Module:
+    """Build an ``lstm``, ``gru`` or ``rtu`` (:mod:`dni_rnn.rtu`, exact RTRL) core by name (the CLI's ``--cell``)."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
     if min(input_size, hidden_size, num_layers) < 1:
@@ -141,6 +144,10 @@ class EncodedCore(nn.Module):
 
     def __init__(self, encoder: nn.Module, core: nn.Module):
         super().__init__()
+        if getattr(core, "computes_full_gradient", False):  # RTRL's traces cover the core's parameters only
+            raise ValueError(
+                f"{type(core).__name__} passes no gradient to its inputs: it cannot follow a trained encoder"
+            )
         self.encoder = encoder
         self.core = core
 

@@ -76,6 +76,10 @@ class WindowEngine(nn.Module):
         sg_optimizer: OptimizerFactory | None = None,
     ):
         super().__init__()
+        if config.method != "bptt" and getattr(core, "computes_full_gradient", False):
+            raise ValueError(
+                f"{type(core).__name__} computes the full-history gradient itself (RTRL): train it with --method bptt"
+            )
         self.core = core
         self.head = head
         self.config = config

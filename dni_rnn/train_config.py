@@ -45,7 +45,11 @@ class TrainConfig:
         low=1,
     )
     batch_size: int = option(64, "B, parallel streams.", low=1)
-    cell: str = option("lstm", "Recurrent cell.", choices=tuple(CELLS))
+    cell: str = option(
+        "lstm",
+        "Recurrent cell: lstm, gru, or rtu (recurrent trace units trained by exact RTRL: one layer, raw inputs, --method bptt).",
+        choices=tuple(CELLS),
+    )
     hidden: int = option(128, "Hidden units per layer.", low=1)
     layers: int = option(1, "Stacked recurrent layers.", low=1)
     seed: int = option(0, "Seed of every random number generator of the run.", low=0, high=2**32 - 1)

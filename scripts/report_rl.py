@@ -11,7 +11,8 @@ directory holds ``sweep.json`` (``budget_samples``). Unfinished runs are listed,
 Outputs:
 
 * ``results/rl.json``: a list of records ``{"task": "rl", "env", "lag", "method", "horizon", "seed",
-  "budget_samples", "metric", "value", "samples", "wall_seconds", "run"}``. Metrics: ``success_rate``
+  "budget_samples", "metric", "value", "samples", "wall_seconds", "run", "variant"}``; ``method`` is the
+  engine's method followed by the run's variant in brackets (``"bptt (rtu)"``), the row of the tables. Metrics: ``success_rate``
   (MemoryChain) or ``return`` (every other env), both over the final 10% of the run; and, from the
   TensorBoard events, ``peak_success_rate`` / ``peak_return``, the best value logged during the run (a
   run that solved a lag and then lost it shows a high peak and a low final value). Records of the sweeps
@@ -30,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -40,6 +42,7 @@ from dni_rnn.run_directory import parse_run_name, read_summary
 
 SOLVED = 0.9
 METHOD_ORDER = ("bptt", "dni", "dni_aux")
+LAG_PART = re.compile(r"^memory-length\d+$")
 START, END = "<!-- rl-results:start -->", "<!-- rl-results:end -->"
 
 
@@ -70,13 +73,16 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
             continue
         if summary.get("task") != "rl":
             continue
+        # A run's row is its method and its variant; the lag (a --vary memory-length part) is a column.
+        variant = "__".join(part for part in parsed.variant.split("__") if part and not LAG_PART.match(part))
         env = summary.get("env", "?")
         lag = summary.get("lag")
         base = {
             "task": "rl",
             "env": env,
             "lag": int(lag) if lag is not None and not math.isnan(lag) else None,
-            "method": summary["method"],
+            "method": summary["method"] + (f" ({variant})" if variant else ""),
+            "variant": variant,
             "horizon": summary["horizon"],
             "seed": summary["seed"],
             "budget_samples": budget,
@@ -93,7 +99,8 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
 
 
 def merge(path: Path, new: list[dict]) -> list[dict]:
-    """New records replace old ones with the same (env, lag, method, horizon, seed, metric)."""
+    """New records replace old ones with the same (env, lag, method, horizon, seed, metric); ``method``
+    names the variant too (``"dni (best)"``)."""
     key = lambda r: (r["env"], r["lag"], r["method"], r["horizon"], r["seed"], r["metric"])  # noqa: E731
     fresh = {key(r) for r in new}
     old = json.loads(path.read_text()) if path.is_file() else []

@@ -101,6 +101,8 @@ def run_main(args, capsys):
         (["train", "copy", "--sg-hidden", "-3"], "--sg-hidden must be >= 1"),
         (["train", "copy", "--steps", "2", "--horizon", "4"], "--steps (2) must be at least one window"),
         (["train", "copy", "--lr", "0"], "lr must be > 0"),
+        (["train", "copy", "--cell", "rtu", "--method", "dni"], "train it with --method bptt"),
+        (["train", "copy", "--cell", "rtu", "--method", "bptt", "--layers", "2"], "one layer"),
         (["train", "copy", "--hidden", "many"], "invalid int value: 'many'"),
         (["train", "copy", "--resume", "/nonexistent/checkpoint.pt"], "does not exist"),
         (["eval", "copy", "--checkpoint", "/nonexistent/checkpoint.pt"], "does not exist"),
@@ -137,7 +139,7 @@ def test_help_shows_choices_and_ranges(capsys):
     code, _, text = run_main(["train", "copy", "--help"], capsys)
     assert code == 0
     for shown in (
-        "--cell {lstm,gru}",
+        "--cell {lstm,gru,rtu}",
         "--device {auto,cpu,cuda}",
         "--lr-schedule {constant,linear,cosine}",
         "--method {bptt,dni,dni_aux}",

@@ -15,12 +15,13 @@ from dni_rnn.training import TrainConfig, train
 from dni_rnn_tasks.rl import RLOptions, RLTask
 
 
-def make(horizon=5, batch=3, method="bptt", hidden=8, **options):
+def make(horizon=5, batch=3, method="bptt", hidden=8, cell="lstm", **options):
     options.setdefault("memory_length", 2)
-    train_cfg = TrainConfig(task="rl", horizon=horizon, batch_size=batch, steps=1000, hidden=hidden)
+    train_cfg = TrainConfig(task="rl", horizon=horizon, batch_size=batch, steps=1000, hidden=hidden, cell=cell)
     task = RLTask(RLOptions(**options), train_cfg, torch.device("cpu"))
     core = task.build_core()
-    engine = WindowEngine(core, task.build_head(core.output_size), EngineConfig(method=method))
+    head = task.build_head(core.output_size)
+    engine = WindowEngine(core, head, EngineConfig(method=method), context_size=task.context_size)
     return task, engine
 
 
@@ -124,9 +125,9 @@ def test_pseudo_steps_are_masked_out_of_every_loss_term():
     assert all(not m.requires_grad for m in metrics.values())
 
 
-@pytest.mark.parametrize("method", ["bptt", "dni"])
-def test_acting_forward_equals_the_training_forward(method):
-    task, engine = make(horizon=5, batch=3, method=method, hidden=8)
+@pytest.mark.parametrize("method,cell", [("bptt", "lstm"), ("dni", "lstm"), ("bptt", "rtu")])
+def test_acting_forward_equals_the_training_forward(method, cell):
+    task, engine = make(horizon=5, batch=3, method=method, hidden=8, cell=cell)
     acting = Acting(task, engine)
     state = engine.initial_state(3)
     window, state, _ = acting.next_window(task, engine, state)
@@ -270,6 +271,38 @@ def test_cli_bad_env_exits_with_one_line(tmp_path, capsys):
     code = main(["train", "rl", "--env", "dni_rnn/Nope-v0", "--steps", "8", "--logdir", str(tmp_path), *TINY])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "unknown env id" in err
+
+
+def test_next_input_context_is_the_input_after_each_boundary():
+    task, engine = make(horizon=3, batch=4, method="dni", memory_length=4, sg_context="next_input")
+    assert task.context_size == task.input_size and engine.boundary.context_size == task.input_size
+    windows, _ = stream(task, engine, 4)
+    for window, following in zip(windows, windows[1:]):
+        assert torch.equal(window.context, window.inputs[0])
+        assert torch.equal(window.next_context, following.inputs[0])  # seen by the learner before M is asked
+    state = engine.initial_state(4)
+    for window in windows:
+        state, _ = engine.step(window, state)  # M reads [s, x] at both ends of every window
+
+
+def test_rtu_carries_memory_chain_across_window_boundaries(tmp_path):
+    """Lag 8 at T = 2: the context and the decision are 4 windows apart, yet exact RTRL solves it."""
+    torch.set_default_dtype(torch.float32)
+    train_cfg = TrainConfig(
+        task="rl",
+        horizon=2,
+        batch_size=64,
+        steps=3000,
+        hidden=16,
+        cell="rtu",
+        seed=0,
+        progress=False,
+        logdir=str(tmp_path),
+        run_name="rtu",
+        log_every=1000,
+    )
+    summary = train(train_cfg, EngineConfig(method="bptt"), RLOptions(memory_length=8))
+    assert summary["success_rate"] >= 0.9, summary
 
 
 def test_bptt_learns_memory_chain_lag_2(tmp_path):

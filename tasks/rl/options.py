@@ -37,6 +37,12 @@ class RLOptions:
     entropy_coef: float = option(0.01, "Weight of the entropy bonus.", low=0.0)
     prev_action: bool = option(True, "Feed the one-hot previous action to the core.")
     prev_reward: bool = option(True, "Feed the previous reward to the core.")
+    sg_context: str = option(
+        "none",
+        "cDNI: what M reads besides the state at a boundary: none, or next_input (the input of the step after the "
+        "boundary: the observation with its time feature, the previous action and reward; already seen when M is asked).",
+        choices=("none", "next_input"),
+    )
     final_fraction: float = option(
         0.1,
         "summary(): success rate / return over the episodes that ended in this last fraction of the run's windows.",

@@ -87,6 +87,7 @@ class RLTask(Task):
         self.input_size = (
             self.observation_size + (self.num_actions if options.prev_action else 0) + (1 if options.prev_reward else 0)
         )
+        self.context_size = self.input_size if options.sg_context == "next_input" else 0
         self._start_episodes(seed=run.seed)
         # episode statistics per window, on the device: [episodes ended, sum of returns, sum of lengths, successes]
         self._window_stats: list[Tensor] = []
@@ -153,7 +154,8 @@ class RLTask(Task):
             self._first, self._pseudo = self._pseudo, term | trunc
         self.acting_state = acting  # where acting ended: the engine's training forward ends there too
         # V of the step after the window: the bootstrap of G_T (one extra step, its state discarded)
-        (_, bootstrap), _ = self._act(actor, self._input(dtype), acting, self._first)
+        next_input = self._input(dtype)
+        (_, bootstrap), _ = self._act(actor, next_input, acting, self._first)
         opts = self.options
         returns = lambda_returns(rewards, values, bootstrap, terminated, truncated, valid, opts.gamma, opts.td_lambda)
         targets = {  # what ActorCriticHead.loss reads
@@ -164,7 +166,9 @@ class RLTask(Task):
         }
         self._record(ended, episode_returns, episode_lengths, rewards)
         next_resets = self._first | self._pseudo
-        return Window(inputs, targets, valid.to(dtype), resets, next_resets), state
+        # cDNI: M at a boundary reads the input of the step after it (for s_0, this window's first input).
+        context, next_context = (inputs[0], next_input) if self.context_size else (None, None)
+        return Window(inputs, targets, valid.to(dtype), resets, next_resets, context, next_context), state
 
     # ----- statistics -----------------------------------------------------------------------------
 

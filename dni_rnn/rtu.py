@@ -1,0 +1,177 @@
+"""A recurrent trace unit (RTU) core: a complex diagonal linear recurrence trained by exact RTRL.
+
+After Elelimy, White, Bowling and White (2024, "Real-time recurrent learning using trace units in
+reinforcement learning"): with a diagonal recurrence, the sensitivities of the state to the recurrent
+parameters are as cheap to carry forward as the state itself, so the gradient of every loss with
+respect to those parameters is the *full-history* gradient, however short the window. It is the
+streaming-RL anchor that DNI is compared with (docs/RL.md).
+
+Per unit ``j`` (``H`` complex units), input ``x_t`` ``[D]``::
+
+    lambda_j = exp(-exp(nu_j)) * exp(i exp(phi_j))          |lambda_j| < 1 always
+    gamma_j  = sqrt(1 - |lambda_j|^2)                        input normalisation
+    h_t      = lambda * h_{t-1} + gamma * (W_re + i W_im) x_t
+    y_t      = tanh([Re h_t, Im h_t])                        outputs [T, B, 2H]
+
+The carried state holds ``h`` and its sensitivities (the traces), each updated by the same recurrence::
+
+    e_lambda_t = lambda * e_lambda_{t-1} + h_{t-1}           dh_t/dlambda       [B, H]
+    e_u_t      = lambda * e_u_{t-1} + u_t,  u = W x          dh_t/dgamma        [B, H]
+    e_x_t      = lambda * e_x_{t-1} + x_t                    dh_t/dW = gamma e_x [B, H, D]
+
+and every step's output is built as ``h_t + sum_p (p - stopgrad(p)) * dh_t/dp``: its value is ``h_t``,
+and autograd then gives every loss at step ``t`` the gradient ``dL/dh_t . dh_t/dp``, exact RTRL. The
+recurrence itself runs without a graph, so nothing flows backwards through time and a window's
+backward never needs the previous window: train it with ``--method bptt`` (the synthetic gradient has
+nothing to add, and the engine refuses ``dni`` with this core). The identity pinned by
+``tests/test_rtu.py``: with the weights held fixed, the gradients summed over windows equal full BPTT
+through the same recurrence, with resets anywhere. Under training the traces mix sensitivities of
+older weights, as in all of RTRL.
+
+One layer only (a second layer's traces would need the first layer's full Jacobian), and the inputs
+get no gradient: an RTU reads raw inputs, not a trained encoder's output (a ``ValueError`` says so).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from dni_rnn.state import reset_state
+
+
+class RTUState(NamedTuple):
+    """State of an RTU core: the complex hidden state and its traces, real and imaginary parts apart.
+
+    Every field is ``[1, B, H]`` except the input traces, ``[1, B, H * D]``.
+    """
+
+    hidden_re: Tensor
+    hidden_im: Tensor
+    lambda_trace_re: Tensor
+    lambda_trace_im: Tensor
+    drive_trace_re: Tensor
+    drive_trace_im: Tensor
+    input_trace_re: Tensor
+    input_trace_im: Tensor
+
+
+def _times(a: Tensor, b: Tensor, zr: Tensor, zi: Tensor) -> tuple[Tensor, Tensor]:
+    """``(a + ib) * (zr + i zi)`` in real arithmetic."""
+    return a * zr - b * zi, a * zi + b * zr
+
+
+class RTUCore(nn.Module):
+    """The core protocol of ``dni_rnn.cores`` for a recurrent trace unit trained by exact RTRL.
+
+    Args:
+        input_size: ``D``. hidden_size: ``H`` complex units (``output_size`` is ``2H``).
+        num_layers: must be 1. batch_first: layout of ``inputs`` and ``resets``.
+        radius: the range ``(r_min, r_max)`` of ``|lambda|`` at initialisation (``|lambda|^2`` uniform in
+            it), 0 < r_min <= r_max < 1; memory of ``k`` steps needs ``r^k`` well above 0.
+        max_phase: the rotation ``arg lambda`` is initialised uniform in ``(0, max_phase]``.
+    """
+
+    computes_full_gradient = True  # the engine reads this: a synthetic boundary gradient has nothing to add
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = False,
+        radius: tuple[float, float] = (0.9, 0.999),
+        max_phase: float = math.pi / 10,
+    ):
+        super().__init__()
+        if num_layers != 1:
+            raise ValueError(f"RTUCore: exact RTRL is implemented for one layer, got num_layers={num_layers}")
+        if min(input_size, hidden_size) < 1:
+            raise ValueError(f"RTUCore: input and hidden size must be >= 1, got {input_size}, {hidden_size}")
+        r_min, r_max = radius
+        if not 0 < r_min <= r_max < 1:
+            raise ValueError(f"RTUCore: radius must satisfy 0 < r_min <= r_max < 1, got {radius}")
+        if not max_phase > 0:
+            raise ValueError(f"RTUCore: max_phase must be > 0, got {max_phase}")
+        self.batch_first = batch_first
+        self.input_size, self.hidden_size = input_size, hidden_size
+        squared = torch.empty(hidden_size).uniform_(r_min**2, r_max**2)
+        self.nu = nn.Parameter(torch.log(-0.5 * torch.log(squared)))  # |lambda| = exp(-exp(nu))
+        self.phi = nn.Parameter(torch.log(torch.empty(hidden_size).uniform_(0, 1).clamp_min(1e-3) * max_phase))
+        bound = 1 / math.sqrt(input_size)
+        self.weight_re = nn.Parameter(torch.empty(hidden_size, input_size).uniform_(-bound, bound))
+        self.weight_im = nn.Parameter(torch.empty(hidden_size, input_size).uniform_(-bound, bound))
+
+    @property
+    def output_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> RTUState:
+        """Zeros: hidden state and traces (``RTUState`` docstring for the shapes)."""
+        device = self.nu.device if device is None else device
+        dtype = self.nu.dtype if dtype is None else dtype
+        hidden = torch.zeros(1, batch_size, self.hidden_size, device=device, dtype=dtype)
+        inputs = torch.zeros(1, batch_size, self.hidden_size * self.input_size, device=device, dtype=dtype)
+        return RTUState(*([hidden] * 6), inputs, inputs)
+
+    def forward(self, inputs: Tensor, state: RTUState, resets: Tensor | None = None) -> tuple[Tensor, RTUState]:
+        """``inputs [T, B, D]`` (``[B, T, D]`` if batch_first) -> ``outputs [T, B, 2H]``, next state."""
+        if inputs.requires_grad:
+            raise ValueError("RTUCore passes no gradient to its inputs: give it raw inputs, not a trained encoder's")
+        if self.batch_first:
+            inputs = inputs.transpose(0, 1)
+            resets = None if resets is None else resets.transpose(0, 1)
+        steps, batch, _ = inputs.shape
+        if resets is not None and tuple(resets.shape) != (steps, batch):
+            raise ValueError(
+                f"RTUCore: resets of shape {tuple(resets.shape)} do not match inputs {tuple(inputs.shape)}"
+            )
+        nu, phi, w_re, w_im = self.nu, self.phi, self.weight_re, self.weight_im
+        with torch.no_grad():
+            radius, angle = torch.exp(-torch.exp(nu)), torch.exp(phi)
+            a, b = radius * torch.cos(angle), radius * torch.sin(angle)  # lambda = a + ib
+            gamma = torch.sqrt(1 - radius**2)
+            # d lambda / d nu = -exp(nu) lambda;  d lambda / d phi = i exp(phi) lambda;  d gamma / d nu
+            dnu_re, dnu_im = -torch.exp(nu) * a, -torch.exp(nu) * b
+            dphi_re, dphi_im = -angle * b, angle * a
+            dgamma = radius**2 * torch.exp(nu) / gamma
+        initial = self.initial_state(batch, inputs.device, inputs.dtype) if resets is not None else None
+        hr, hi, lr, li, ur_tr, ui_tr = (t[0] for t in state[:6])
+        xr = state.input_trace_re[0].view(batch, self.hidden_size, self.input_size)
+        xi = state.input_trace_im[0].view(batch, self.hidden_size, self.input_size)
+        surrogate = torch.is_grad_enabled() and nu.requires_grad
+        outputs = []
+        for t in range(steps):
+            with torch.no_grad():
+                if resets is not None:
+                    carried = RTUState(hr, hi, lr, li, ur_tr, ui_tr, xr.flatten(1), xi.flatten(1))
+                    step_state = reset_state(tuple(s[None] for s in carried), initial, resets[t])
+                    hr, hi, lr, li, ur_tr, ui_tr, xr, xi = (s[0] for s in step_state)
+                    xr = xr.view(batch, self.hidden_size, self.input_size)
+                    xi = xi.view(batch, self.hidden_size, self.input_size)
+                x = inputs[t]
+                ur, ui = x @ w_re.T, x @ w_im.T
+                lr, li = (p + q for p, q in zip(_times(a, b, lr, li), (hr, hi)))
+                ur_tr, ui_tr = (p + q for p, q in zip(_times(a, b, ur_tr, ui_tr), (ur, ui)))
+                xr, xi = _times(a[:, None], b[:, None], xr, xi)
+                xr = xr + x[:, None, :]
+                hr, hi = (p + gamma * q for p, q in zip(_times(a, b, hr, hi), (ur, ui)))
+            out_re, out_im = hr, hi
+            if surrogate:
+                d_nu, d_phi = nu - nu.detach(), phi - phi.detach()
+                d_w_re, d_w_im = w_re - w_re.detach(), w_im - w_im.detach()
+                # dh/dnu = e_lambda dlambda/dnu + e_u dgamma/dnu;  dh/dphi = e_lambda dlambda/dphi
+                nu_re, nu_im = _times(dnu_re, dnu_im, lr, li)
+                phi_re, phi_im = _times(dphi_re, dphi_im, lr, li)
+                # dh/dW_re = gamma e_x;  dh/dW_im = i gamma e_x
+                w_term_re = torch.einsum("bjd,jd->bj", xr, d_w_re) - torch.einsum("bjd,jd->bj", xi, d_w_im)
+                w_term_im = torch.einsum("bjd,jd->bj", xi, d_w_re) + torch.einsum("bjd,jd->bj", xr, d_w_im)
+                out_re = hr + d_nu * (nu_re + dgamma * ur_tr) + d_phi * phi_re + gamma * w_term_re
+                out_im = hi + d_nu * (nu_im + dgamma * ui_tr) + d_phi * phi_im + gamma * w_term_im
+            outputs.append(torch.tanh(torch.cat([out_re, out_im], dim=-1)))
+        next_state = RTUState(hr, hi, lr, li, ur_tr, ui_tr, xr.flatten(1), xi.flatten(1))
+        output = torch.stack(outputs)
+        return (output.transpose(0, 1) if self.batch_first else output), RTUState(*(s[None] for s in next_state))

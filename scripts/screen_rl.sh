@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Issue 11 screening: which synthetic-gradient lever carries MemoryChain's context across window
+# boundaries? Lag 16 at T = 4 (4 boundaries between context and decision), seed 0, 2M env steps, the
+# docs/RL.md setting (256 envs, LSTM 64, Adam 3e-3, M's Adam 1e-4); each dni variant changes one thing
+# against the first. The RTU core (exact RTRL, --method bptt) is the anchor. Resumable like every sweep.
+#   bash scripts/screen_rl.sh [LOGDIR]      (two runs at a time, one thread each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOGDIR=${1:-logs}
+COMMON=(--logdir "$LOGDIR" --name screen_rl --tasks rl --horizons 4 --seeds 0 --batch-size 256 --jobs 2 --threads 1
+        --budget-samples 2048000)
+RL="--memory-length 16 --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20"
+python -m scripts.sweep "${COMMON[@]}" --methods bptt --variant lstm="$RL" --variant rtu="$RL --cell rtu"
+python -m scripts.sweep "${COMMON[@]}" --methods dni \
+    --variant default="$RL" \
+    --variant discount97="$RL --bootstrap-discount 0.97" \
+    --variant scale1="$RL --sg-scale 1" \
+    --variant next_input="$RL --sg-context next_input" \
+    --variant n2="$RL --bootstrap-discount 0.97 --sg-target-windows 2" \
+    --variant target_ema="$RL --bootstrap-discount 0.97 --sg-target-ema 0.99" \
+    --variant lstsq="$RL --bootstrap-discount 0.97 --sg-solver least_squares"
