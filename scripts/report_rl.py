@@ -42,6 +42,7 @@ from dni_rnn.run_directory import parse_run_name, read_summary
 
 SOLVED = 0.9
 METHOD_ORDER = ("bptt", "dni", "dni_aux")
+EPISODE = 0  # the horizon of a full-episode run (variant "episode", T = lag + 2): one window per episode
 LAG_PART = re.compile(r"^memory-length\d+$")
 START, END = "<!-- rl-results:start -->", "<!-- rl-results:end -->"
 
@@ -83,7 +84,8 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
             "lag": int(lag) if lag is not None and not math.isnan(lag) else None,
             "method": summary["method"] + (f" ({variant})" if variant else ""),
             "variant": variant,
-            "horizon": summary["horizon"],
+            "horizon": EPISODE if variant == "episode" else summary["horizon"],
+            "window": summary["horizon"],
             "seed": summary["seed"],
             "budget_samples": budget,
             "samples": summary["samples"],
@@ -110,6 +112,10 @@ def merge(path: Path, new: list[dict]) -> list[dict]:
 def _methods(records):
     present = {r["method"] for r in records}
     return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+
+
+def horizon_label(horizon: int) -> str:
+    return "episode" if horizon == EPISODE else str(horizon)
 
 
 def memory_tables(records: list[dict]) -> tuple[str, dict]:
@@ -147,13 +153,16 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
         f"**k\\*** = the largest lag whose success rate (final 10% of the run, mean over seeds) is >= {SOLVED}; "
         "in brackets, k\\* of each seed (`-`: no lag solved).",
         "",
-        "| method | " + " | ".join(f"T={h}" for h in horizons) + " |",
+        "| method | " + " | ".join(f"T={horizon_label(h)}" for h in horizons) + " |",
         "|---|" + "---|" * len(horizons),
     ]
     for method in methods:
         row = []
         for h in horizons:
             per_seed = [k_star(method, h, s) for s in seeds if any((method, h, lag) in cells for lag in lags)]
+            if not per_seed:  # no run of this method at this T
+                row.append("")
+                continue
             k = k_star(method, h)
             row.append(
                 f"{k if k is not None else '-'} ({'/'.join(str(x) if x is not None else '-' for x in per_seed)})"
@@ -169,6 +178,8 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
     ]
     for method in methods:
         for h in horizons:
+            if not any((method, h, lag) in cells for lag in lags):
+                continue
             row = []
             for lag in lags:
                 vals = cells.get((method, h, lag))
@@ -178,7 +189,7 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
                 peak = [peaks[(method, h, lag, s)] for s, _ in vals if (method, h, lag, s) in peaks]
                 peak_text = f" [{np.mean(peak):.2f}]" if peak else ""
                 row.append(f"{means[(method, h, lag)]:.2f} ({len(vals)}){peak_text}")
-            lines.append(f"| {method} | {h} | " + " | ".join(row) + " |")
+            lines.append(f"| {method} | {horizon_label(h)} | " + " | ".join(row) + " |")
     return "\n".join(lines), {"cells": cells, "means": means, "methods": methods, "horizons": horizons, "lags": lags}
 
 
@@ -235,12 +246,13 @@ def plot(grid: dict, path: Path) -> None:
                 ax.scatter([lag * jitter] * len(vals), [v for _, v in vals], s=10, alpha=0.4, color=colours.get(method))
             ax.plot(xs, ys, marker="o", label=method, color=colours.get(method))
         ax.axhline(SOLVED, ls="--", lw=0.8, color="grey")
-        ax.axvline(h, ls=":", lw=0.8, color="black")
-        ax.axvline(4 * h, ls=":", lw=0.8, color="purple")
+        if h != EPISODE:
+            ax.axvline(h, ls=":", lw=0.8, color="black")
+            ax.axvline(4 * h, ls=":", lw=0.8, color="purple")
         ax.set_xscale("log", base=2)
         ax.set_xticks(lags, [str(lag) for lag in lags])
         ax.set_xlabel("MemoryChain lag (memory_length)")
-        ax.set_title(f"T = {h}  (dotted: T and 4T)")
+        ax.set_title("one window per episode (T = lag + 2)" if h == EPISODE else f"T = {h}  (dotted: T and 4T)")
         ax.set_ylim(0.3, 1.03)
     axes[0][0].set_ylabel("success rate, final 10% of the run")
     axes[0][-1].legend(loc="lower left")
@@ -256,6 +268,12 @@ def main(argv=None) -> int:
     parser.add_argument("--results", default="results/rl.json")
     parser.add_argument("--figure", default="docs/figures/rl_memory.png")
     parser.add_argument("--markdown", default=None, help="a Markdown file whose results section is replaced")
+    parser.add_argument(
+        "--replace-env",
+        action="append",
+        default=[],
+        help="drop this env's records from --results before merging: the sweeps given replace an older grid",
+    )
     args = parser.parse_args(argv)
 
     records, unfinished = [], []
@@ -268,7 +286,7 @@ def main(argv=None) -> int:
         unfinished += missing
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
-    all_records = merge(results, records)
+    all_records = [r for r in merge(results, records) if r["env"] not in args.replace_env or r in records]
     results.write_text(json.dumps(all_records, indent=1))
 
     memory, grid = memory_tables(all_records)
