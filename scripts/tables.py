@@ -56,6 +56,11 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 # ----- Markdown ------------------------------------------------------------------------------------
 
 
+def _base_keys(runs: list[Run]) -> set[tuple]:
+    """``(task, method, horizon, seed)`` of runs, the variant (``method:variant``) dropped: the grid of sweep.json."""
+    return {(r.task, (r.method or "").partition(":")[0], r.horizon, r.seed) for r in runs}
+
+
 def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
     rows, total = [], 0.0
     for sweep in sweeps:
@@ -76,7 +81,7 @@ def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
                 f"{budget:,}" if budget is not None else "–",
                 str(m.get("batch_size", "–")),
                 " ".join(m.get("extra", [])) or "–",
-                f"{len(finished)} / {len(sweep.runs) + len(set(grid) - {r.key for r in sweep.runs})}",
+                f"{len(finished)} / {len(sweep.runs) + len(set(grid) - _base_keys(sweep.runs))}",
                 fmt_hours(seconds),
             ]
         )
@@ -332,7 +337,7 @@ def build_markdown(
         parts.append("\n\n".join(lines))
     unfinished, missing = [], []
     for sweep in sweeps:
-        present = {(r.task, (r.method or "").partition(":")[0], r.horizon, r.seed) for r in sweep.runs}
+        present = _base_keys(sweep.runs)
         unfinished += [r.name for r in sweep.runs if not r.finished]
         missing += [
             f"{_display_path(sweep.path)}: {t}__{m}__T{h}__s{s}"
