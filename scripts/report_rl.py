@@ -58,6 +58,18 @@ def peak_of(run_dir: Path, tag: str) -> float | None:
     return max(event.value for event in accumulator.Scalars(tag))
 
 
+def late_mean_of(run_dir: Path, tag: str) -> float | None:
+    """Mean of a scalar tag over the last third of its points (None if absent): where a run has settled."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    if tag not in accumulator.Tags().get("scalars", []):
+        return None
+    values = [event.value for event in accumulator.Scalars(tag)]
+    return float(np.mean(values[len(values) * 2 // 3 :]))
+
+
 def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
     """Records of the finished runs of one sweep, and the names of the unfinished ones."""
     manifest_path = sweep_dir / "sweep.json"
@@ -97,6 +109,9 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
         peak = peak_of(run_dir, "charts/success_rate" if metric == "success_rate" else "charts/episodic_return")
         if peak is not None:
             records.append({**base, "metric": f"peak_{metric}", "value": peak})
+        online = late_mean_of(run_dir, "charts/sg_online_cosine")
+        if online is not None:
+            records.append({**base, "metric": "sg_online_cosine", "value": online})
     return records, unfinished
 
 
@@ -190,6 +205,26 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
                 peak_text = f" [{np.mean(peak):.2f}]" if peak else ""
                 row.append(f"{means[(method, h, lag)]:.2f} ({len(vals)}){peak_text}")
             lines.append(f"| {method} | {horizon_label(h)} | " + " | ".join(row) + " |")
+    online = defaultdict(list)  # (method, T, lag) -> M's online cosine of each seed
+    for r in records:
+        if r["metric"] == "sg_online_cosine" and "MemoryChain" in r["env"]:
+            online[(r["method"], r["horizon"], r["lag"])].append(r["value"])
+    if online:
+        lines += [
+            "",
+            "`M`'s online cosine (`charts/sg_online_cosine`: `M(s_0)` against its bootstrapped target, pooled over "
+            "the batch; mean over the last third of the run's points, then over seeds):",
+            "",
+            "| method | T | " + " | ".join(f"lag {lag}" for lag in lags) + " |",
+            "|---|---|" + "---|" * len(lags),
+        ]
+        for method in methods:
+            for h in horizons:
+                if any((method, h, lag) in online for lag in lags):
+                    row = [
+                        f"{np.mean(online[(method, h, lag)]):.3f}" if (method, h, lag) in online else "" for lag in lags
+                    ]
+                    lines.append(f"| {method} | {horizon_label(h)} | " + " | ".join(row) + " |")
     return "\n".join(lines), {"cells": cells, "means": means, "methods": methods, "horizons": horizons, "lags": lags}
 
 
