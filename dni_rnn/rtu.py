@@ -40,28 +40,28 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from dni_rnn.state import reset_state
-
 
 class RTUState(NamedTuple):
-    """State of an RTU core: the complex hidden state and its traces, real and imaginary parts apart.
+    """State of an RTU core: the complex hidden state and its traces, each complex ``[B, H, ...]`` tensor
+    stored as real ``[1, B, 2 * size]`` (real and imaginary parts interleaved, a view of the complex tensor).
 
-    Every field is ``[1, B, H]`` except the input traces, ``[1, B, H * D]``.
+    hidden, lambda_trace, drive_trace: ``[1, B, 2H]``; input_trace: ``[1, B, 2HD]``.
     """
 
-    hidden_re: Tensor
-    hidden_im: Tensor
-    lambda_trace_re: Tensor
-    lambda_trace_im: Tensor
-    drive_trace_re: Tensor
-    drive_trace_im: Tensor
-    input_trace_re: Tensor
-    input_trace_im: Tensor
+    hidden: Tensor
+    lambda_trace: Tensor
+    drive_trace: Tensor
+    input_trace: Tensor
 
 
-def _times(a: Tensor, b: Tensor, zr: Tensor, zi: Tensor) -> tuple[Tensor, Tensor]:
-    """``(a + ib) * (zr + i zi)`` in real arithmetic."""
-    return a * zr - b * zi, a * zi + b * zr
+def _as_complex(t: Tensor, *shape: int) -> Tensor:
+    """``[1, B, 2 * prod(shape[1:])]`` real -> complex ``shape`` (a view when ``t`` is contiguous)."""
+    return torch.view_as_complex(t.reshape(*shape, 2))
+
+
+def _as_real(z: Tensor) -> Tensor:
+    """Complex ``[B, ...]`` -> real ``[1, B, 2 * size]`` (a view)."""
+    return torch.view_as_real(z).reshape(1, z.shape[0], -1)
 
 
 class RTUCore(nn.Module):
@@ -113,9 +113,9 @@ class RTUCore(nn.Module):
         """Zeros: hidden state and traces (``RTUState`` docstring for the shapes)."""
         device = self.nu.device if device is None else device
         dtype = self.nu.dtype if dtype is None else dtype
-        hidden = torch.zeros(1, batch_size, self.hidden_size, device=device, dtype=dtype)
-        inputs = torch.zeros(1, batch_size, self.hidden_size * self.input_size, device=device, dtype=dtype)
-        return RTUState(*([hidden] * 6), inputs, inputs)
+        hidden = torch.zeros(1, batch_size, 2 * self.hidden_size, device=device, dtype=dtype)
+        inputs = torch.zeros(1, batch_size, 2 * self.hidden_size * self.input_size, device=device, dtype=dtype)
+        return RTUState(hidden, hidden, hidden, inputs)
 
     def forward(self, inputs: Tensor, state: RTUState, resets: Tensor | None = None) -> tuple[Tensor, RTUState]:
         """``inputs [T, B, D]`` (``[B, T, D]`` if batch_first) -> ``outputs [T, B, 2H]``, next state."""
@@ -130,48 +130,41 @@ class RTUCore(nn.Module):
                 f"RTUCore: resets of shape {tuple(resets.shape)} do not match inputs {tuple(inputs.shape)}"
             )
         nu, phi, w_re, w_im = self.nu, self.phi, self.weight_re, self.weight_im
+        units, width = self.hidden_size, self.input_size
         with torch.no_grad():
             radius, angle = torch.exp(-torch.exp(nu)), torch.exp(phi)
-            a, b = radius * torch.cos(angle), radius * torch.sin(angle)  # lambda = a + ib
-            gamma = torch.sqrt(1 - radius**2)
-            # d lambda / d nu = -exp(nu) lambda;  d lambda / d phi = i exp(phi) lambda;  d gamma / d nu
-            dnu_re, dnu_im = -torch.exp(nu) * a, -torch.exp(nu) * b
-            dphi_re, dphi_im = -angle * b, angle * a
-            dgamma = radius**2 * torch.exp(nu) / gamma
-        initial = self.initial_state(batch, inputs.device, inputs.dtype) if resets is not None else None
-        hr, hi, lr, li, ur_tr, ui_tr = (t[0] for t in state[:6])
-        xr = state.input_trace_re[0].view(batch, self.hidden_size, self.input_size)
-        xi = state.input_trace_im[0].view(batch, self.hidden_size, self.input_size)
+            lam, gamma = torch.polar(radius, angle), torch.sqrt(1 - radius**2)  # [H] complex, [H] real
+            weight_t = torch.complex(w_re, w_im).T  # [D, H]
+            lam_x = lam[:, None]
+        h = _as_complex(state.hidden, batch, units)
+        e_lambda = _as_complex(state.lambda_trace, batch, units)
+        e_drive = _as_complex(state.drive_trace, batch, units)
+        e_input = _as_complex(state.input_trace, batch, units, width)
         surrogate = torch.is_grad_enabled() and nu.requires_grad
+        if surrogate:
+            with torch.no_grad():  # d lambda / d nu, d lambda / d phi, d gamma / d nu
+                dlam_dnu, dlam_dphi = -torch.exp(nu) * lam, 1j * angle * lam
+                dgamma_dnu = radius**2 * torch.exp(nu) / gamma
+            d_nu, d_phi = nu - nu.detach(), phi - phi.detach()
+            d_weight = torch.complex(w_re - w_re.detach(), w_im - w_im.detach())  # [H, D], value 0
         outputs = []
         for t in range(steps):
             with torch.no_grad():
                 if resets is not None:
-                    carried = RTUState(hr, hi, lr, li, ur_tr, ui_tr, xr.flatten(1), xi.flatten(1))
-                    step_state = reset_state(tuple(s[None] for s in carried), initial, resets[t])
-                    hr, hi, lr, li, ur_tr, ui_tr, xr, xi = (s[0] for s in step_state)
-                    xr = xr.view(batch, self.hidden_size, self.input_size)
-                    xi = xi.view(batch, self.hidden_size, self.input_size)
+                    keep = ~resets[t]
+                    h, e_lambda, e_drive = (torch.where(keep[:, None], z, 0) for z in (h, e_lambda, e_drive))
+                    e_input = torch.where(keep[:, None, None], e_input, 0)
                 x = inputs[t]
-                ur, ui = x @ w_re.T, x @ w_im.T
-                lr, li = (p + q for p, q in zip(_times(a, b, lr, li), (hr, hi)))
-                ur_tr, ui_tr = (p + q for p, q in zip(_times(a, b, ur_tr, ui_tr), (ur, ui)))
-                xr, xi = _times(a[:, None], b[:, None], xr, xi)
-                xr = xr + x[:, None, :]
-                hr, hi = (p + gamma * q for p, q in zip(_times(a, b, hr, hi), (ur, ui)))
-            out_re, out_im = hr, hi
-            if surrogate:
-                d_nu, d_phi = nu - nu.detach(), phi - phi.detach()
-                d_w_re, d_w_im = w_re - w_re.detach(), w_im - w_im.detach()
-                # dh/dnu = e_lambda dlambda/dnu + e_u dgamma/dnu;  dh/dphi = e_lambda dlambda/dphi
-                nu_re, nu_im = _times(dnu_re, dnu_im, lr, li)
-                phi_re, phi_im = _times(dphi_re, dphi_im, lr, li)
-                # dh/dW_re = gamma e_x;  dh/dW_im = i gamma e_x
-                w_term_re = torch.einsum("bjd,jd->bj", xr, d_w_re) - torch.einsum("bjd,jd->bj", xi, d_w_im)
-                w_term_im = torch.einsum("bjd,jd->bj", xi, d_w_re) + torch.einsum("bjd,jd->bj", xr, d_w_im)
-                out_re = hr + d_nu * (nu_re + dgamma * ur_tr) + d_phi * phi_re + gamma * w_term_re
-                out_im = hi + d_nu * (nu_im + dgamma * ui_tr) + d_phi * phi_im + gamma * w_term_im
-            outputs.append(torch.tanh(torch.cat([out_re, out_im], dim=-1)))
-        next_state = RTUState(hr, hi, lr, li, ur_tr, ui_tr, xr.flatten(1), xi.flatten(1))
+                drive = x.to(weight_t.dtype) @ weight_t  # u = W x, [B, H]
+                e_lambda = lam * e_lambda + h
+                e_drive = lam * e_drive + drive
+                e_input = lam_x * e_input + x[:, None, :]
+                h = lam * h + gamma * drive
+            out = h
+            if surrogate:  # value h; gradient dL/dh . dh/dp for p in (nu, phi, W): exact RTRL
+                dh_dnu = e_lambda * dlam_dnu + e_drive * dgamma_dnu
+                out = h + d_nu * dh_dnu + d_phi * (e_lambda * dlam_dphi) + gamma * (e_input * d_weight).sum(-1)
+            outputs.append(torch.tanh(torch.cat([out.real, out.imag], dim=-1)))
         output = torch.stack(outputs)
-        return (output.transpose(0, 1) if self.batch_first else output), RTUState(*(s[None] for s in next_state))
+        next_state = RTUState(_as_real(h), _as_real(e_lambda), _as_real(e_drive), _as_real(e_input))
+        return (output.transpose(0, 1) if self.batch_first else output), next_state
