@@ -13,6 +13,8 @@ layer's outputs ``[T, B, output_size]``.
 A window without resets runs through the fused ``nn.LSTM`` / ``nn.GRU`` kernel in one call (cuDNN on
 a GPU, oneDNN on a CPU). With resets the window is split at the steps where some entry resets, and
 each piece runs fused: one kernel call per distinct reset step, never a Python loop over cells.
+``--cell rtu`` (:mod:`dni_rnn.rtu`) is the exception: a diagonal recurrence whose traces must advance step by
+step, each step a handful of element-wise ops.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class EncodedCore(nn.Module):
         super().__init__()
         if getattr(core, "computes_full_gradient", False):  # RTRL's traces cover the core's parameters only
             raise ValueError(
-                f"{type(core).__name__} passes no gradient to its inputs: it cannot follow a trained encoder"
+                f"{type(core).__name__} passes no gradient to its inputs: an encoder before it would not learn"
             )
         self.encoder = encoder
         self.core = core

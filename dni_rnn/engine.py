@@ -76,9 +76,10 @@ class WindowEngine(nn.Module):
         sg_optimizer: OptimizerFactory | None = None,
     ):
         super().__init__()
-        if config.method != "bptt" and getattr(core, "computes_full_gradient", False):
+        if config.method != "bptt" and any(getattr(m, "computes_full_gradient", False) for m in core.modules()):
             raise ValueError(
-                f"{type(core).__name__} computes the full-history gradient itself (RTRL): train it with --method bptt"
+                "a core that computes the full-history gradient itself (RTRL, --cell rtu) has no boundary to bridge: "
+                "train it with --method bptt"
             )
         self.core = core
         self.head = head

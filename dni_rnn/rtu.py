@@ -70,9 +70,10 @@ class RTUCore(nn.Module):
     Args:
         input_size: ``D``. hidden_size: ``H`` complex units (``output_size`` is ``2H``).
         num_layers: must be 1. batch_first: layout of ``inputs`` and ``resets``.
-        radius: the range ``(r_min, r_max)`` of ``|lambda|`` at initialisation (``|lambda|^2`` uniform in
-            it), 0 < r_min <= r_max < 1; memory of ``k`` steps needs ``r^k`` well above 0.
-        max_phase: the rotation ``arg lambda`` is initialised uniform in ``(0, max_phase]``.
+        radius: the range ``(r_min, r_max)`` of ``|lambda|`` at initialisation, 0 < r_min <= r_max < 1
+            (``|lambda|^2`` is drawn uniform in ``(r_min^2, r_max^2)``); memory of ``k`` steps needs ``r^k``
+            well above 0.
+        max_phase: the rotation ``arg lambda`` is initialised uniform in ``[0.001, 1] * max_phase``.
     """
 
     computes_full_gradient = True  # the engine reads this: a synthetic boundary gradient has nothing to add
@@ -113,12 +114,16 @@ class RTUCore(nn.Module):
         """Zeros: hidden state and traces (``RTUState`` docstring for the shapes)."""
         device = self.nu.device if device is None else device
         dtype = self.nu.dtype if dtype is None else dtype
-        hidden = torch.zeros(1, batch_size, 2 * self.hidden_size, device=device, dtype=dtype)
-        inputs = torch.zeros(1, batch_size, 2 * self.hidden_size * self.input_size, device=device, dtype=dtype)
-        return RTUState(hidden, hidden, hidden, inputs)
+
+        def zeros(width: int) -> Tensor:
+            return torch.zeros(1, batch_size, 2 * width, device=device, dtype=dtype)
+
+        units = self.hidden_size
+        return RTUState(zeros(units), zeros(units), zeros(units), zeros(units * self.input_size))
 
     def forward(self, inputs: Tensor, state: RTUState, resets: Tensor | None = None) -> tuple[Tensor, RTUState]:
-        """``inputs [T, B, D]`` (``[B, T, D]`` if batch_first) -> ``outputs [T, B, 2H]``, next state."""
+        """``inputs [T, B, D]``, ``resets [T, B]`` bool or None (``[B, T, ...]`` if batch_first) ->
+        ``outputs [T, B, 2H]`` and the next state."""
         if inputs.requires_grad:
             raise ValueError("RTUCore passes no gradient to its inputs: give it raw inputs, not a trained encoder's")
         if self.batch_first:
@@ -133,18 +138,19 @@ class RTUCore(nn.Module):
         units, width = self.hidden_size, self.input_size
         with torch.no_grad():
             radius, angle = torch.exp(-torch.exp(nu)), torch.exp(phi)
-            lam, gamma = torch.polar(radius, angle), torch.sqrt(1 - radius**2)  # [H] complex, [H] real
+            # gamma = sqrt(1 - |lambda|^2) through expm1: 1 - r^2 in float32 would round to 0 as r -> 1
+            lam, gamma = torch.polar(radius, angle), torch.sqrt(-torch.expm1(-2 * torch.exp(nu)))
             weight_t = torch.complex(w_re, w_im).T  # [D, H]
-            lam_x = lam[:, None]
+            lam_x = lam[:, None]  # lambda broadcast over the input trace's D
         h = _as_complex(state.hidden, batch, units)
         e_lambda = _as_complex(state.lambda_trace, batch, units)
         e_drive = _as_complex(state.drive_trace, batch, units)
         e_input = _as_complex(state.input_trace, batch, units, width)
-        surrogate = torch.is_grad_enabled() and nu.requires_grad
+        surrogate = torch.is_grad_enabled() and any(p.requires_grad for p in (nu, phi, w_re, w_im))
         if surrogate:
             with torch.no_grad():  # d lambda / d nu, d lambda / d phi, d gamma / d nu
                 dlam_dnu, dlam_dphi = -torch.exp(nu) * lam, 1j * angle * lam
-                dgamma_dnu = radius**2 * torch.exp(nu) / gamma
+                dgamma_dnu = radius**2 * torch.exp(nu) / gamma.clamp_min(torch.finfo(gamma.dtype).tiny)
             d_nu, d_phi = nu - nu.detach(), phi - phi.detach()
             d_weight = torch.complex(w_re - w_re.detach(), w_im - w_im.detach())  # [H, D], value 0
         outputs = []

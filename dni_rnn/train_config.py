@@ -47,7 +47,8 @@ class TrainConfig:
     batch_size: int = option(64, "B, parallel streams.", low=1)
     cell: str = option(
         "lstm",
-        "Recurrent cell: lstm, gru, or rtu (recurrent trace units trained by exact RTRL: one layer, raw inputs, --method bptt).",
+        "Recurrent cell: lstm, gru, or rtu (recurrent trace units trained by exact RTRL: one layer, raw inputs, "
+        "--method bptt).",
         choices=tuple(CELLS),
     )
     hidden: int = option(128, "Hidden units per layer.", low=1)

@@ -11,12 +11,16 @@ directory holds ``sweep.json`` (``budget_samples``). Unfinished runs are listed,
 Outputs:
 
 * ``results/rl.json``: a list of records ``{"task": "rl", "env", "lag", "method", "horizon", "seed",
-  "budget_samples", "metric", "value", "samples", "wall_seconds", "run", "variant"}``; ``method`` is the
-  engine's method followed by the run's variant in brackets (``"bptt (rtu)"``), the row of the tables. Metrics: ``success_rate``
-  (MemoryChain) or ``return`` (every other env), both over the final 10% of the run; and, from the
+  "budget_samples", "metric", "value", "samples", "wall_seconds", "run", "variant", "window"}``; ``method`` is
+  the engine's method followed by the run's variant in brackets (``"bptt (rtu)"``), the row of the tables;
+  ``window`` is the run's own T. Metrics: ``success_rate`` (MemoryChain) or ``return`` (every other env), both over the final 10% of the run; and, from the
   TensorBoard events, ``peak_success_rate`` / ``peak_return``, the best value logged during the run (a
-  run that solved a lag and then lost it shows a high peak and a low final value). Records of the sweeps
-  reported replace older records with the same ``(env, lag, method, horizon, seed, metric)``.
+  run that solved a lag and then lost it shows a high peak and a low final value), and for dni runs
+  ``sg_online_cosine``, the mean of ``charts/sg_online_cosine`` over the last third of the run. Records of
+  the sweeps reported replace older records with the same ``(env, lag, method, horizon, seed, metric)``;
+  ``--replace-env ENV`` drops every older record of ENV first (a new grid replaces an old one).
+  A run whose variant includes ``episode`` (windows of one whole episode, ``T = lag + 2``) gets the
+  horizon 0, shown as ``T=episode``: one column for every lag.
 * Markdown (stdout, and between ``<!-- rl-results:start -->`` and ``<!-- rl-results:end -->`` of
   ``--markdown`` when given): for MemoryChain, ``k*`` = the largest lag whose success rate, averaged over
   seeds, is >= 0.9 (``-`` if none), per method and ``T``, with the per-seed ``k*`` values; the mean success
@@ -39,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from dni_rnn.run_directory import parse_run_name, read_summary
+from scripts.figures_rl import plot_memory_chain
 
 SOLVED = 0.9
 METHOD_ORDER = ("bptt", "dni", "dni_aux")
@@ -96,7 +101,7 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
             "lag": int(lag) if lag is not None and not math.isnan(lag) else None,
             "method": summary["method"] + (f" ({variant})" if variant else ""),
             "variant": variant,
-            "horizon": EPISODE if variant == "episode" else summary["horizon"],
+            "horizon": EPISODE if "episode" in variant.split("__") else summary["horizon"],
             "window": summary["horizon"],
             "seed": summary["seed"],
             "budget_samples": budget,
@@ -115,13 +120,16 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
     return records, unfinished
 
 
-def merge(path: Path, new: list[dict]) -> list[dict]:
+def merge(path: Path, new: list[dict], replace_envs: tuple[str, ...] = ()) -> list[dict]:
     """New records replace old ones with the same (env, lag, method, horizon, seed, metric); ``method``
     names the variant too (``"dni (best)"``)."""
     key = lambda r: (r["env"], r["lag"], r["method"], r["horizon"], r["seed"], r["metric"])  # noqa: E731
     fresh = {key(r) for r in new}
     old = json.loads(path.read_text()) if path.is_file() else []
-    return [r for r in old if key(r) not in fresh] + new
+    for env in replace_envs:
+        if not any(r["env"] == env for r in old):
+            print(f"report_rl: --replace-env {env}: no record of it in {path}", file=sys.stderr)
+    return [r for r in old if key(r) not in fresh and r["env"] not in replace_envs] + new
 
 
 def _methods(records):
@@ -163,7 +171,6 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
         ]
         return max(solved) if solved else None
 
-    seeds = sorted({r["seed"] for r in chain})
     lines = [
         f"**k\\*** = the largest lag whose success rate (final 10% of the run, mean over seeds) is >= {SOLVED}; "
         "in brackets, k\\* of each seed (`-`: no lag solved).",
@@ -174,7 +181,8 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
     for method in methods:
         row = []
         for h in horizons:
-            per_seed = [k_star(method, h, s) for s in seeds if any((method, h, lag) in cells for lag in lags)]
+            ran = sorted({s for lag in lags for s, _ in cells.get((method, h, lag), [])})
+            per_seed = [k_star(method, h, s) for s in ran]
             if not per_seed:  # no run of this method at this T
                 row.append("")
                 continue
@@ -245,56 +253,18 @@ def return_table(records: list[dict]) -> str:
     }
     for (env, method, horizon), group in sorted(
         groups.items(),
-        key=lambda kv: (kv[0][0], METHOD_ORDER.index(kv[0][1]) if kv[0][1] in METHOD_ORDER else 9, kv[0][2]),
+        key=lambda kv: (kv[0][0], METHOD_ORDER.index(kv[0][1]) if kv[0][1] in METHOD_ORDER else 9, kv[0][1], kv[0][2]),
     ):
         values = [r["value"] for r in group]
         peak = [peaks[(env, method, horizon, r["seed"])] for r in group if (env, method, horizon, r["seed"]) in peaks]
         lag = group[0]["lag"]
         peak_text = f"{np.mean(peak):.3f}" if peak else ""
         lines.append(
-            f"| {env} | {lag if lag is not None else ''} | {method} | {horizon} | "
+            f"| {env} | {lag if lag is not None else ''} | {method} | {horizon_label(horizon)} | "
             f"{np.mean(values):.3f} ± {np.std(values):.3f} ({len(values)}) | {peak_text} | "
             f"{group[0]['budget_samples']} |"
         )
     return "\n".join(lines)
-
-
-def plot(grid: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    horizons, methods, lags = grid["horizons"], grid["methods"], grid["lags"]
-    fig, axes = plt.subplots(1, len(horizons), figsize=(4.2 * len(horizons), 3.6), sharey=True, squeeze=False)
-    colours = {"bptt": "tab:blue", "dni": "tab:red", "dni_aux": "tab:green"}
-    for ax, h in zip(axes[0], horizons):
-        for i, method in enumerate(methods):
-            xs, ys = [], []
-            for lag in lags:
-                vals = grid["cells"].get((method, h, lag))
-                if not vals:
-                    continue
-                xs.append(lag)
-                ys.append(grid["means"][(method, h, lag)])
-                jitter = 1 + 0.04 * (i - 1)
-                ax.scatter([lag * jitter] * len(vals), [v for _, v in vals], s=10, alpha=0.4, color=colours.get(method))
-            ax.plot(xs, ys, marker="o", label=method, color=colours.get(method))
-        ax.axhline(SOLVED, ls="--", lw=0.8, color="grey")
-        if h != EPISODE:
-            ax.axvline(h, ls=":", lw=0.8, color="black")
-            ax.axvline(4 * h, ls=":", lw=0.8, color="purple")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(lags, [str(lag) for lag in lags])
-        ax.set_xlabel("MemoryChain lag (memory_length)")
-        ax.set_title("one window per episode (T = lag + 2)" if h == EPISODE else f"T = {h}  (dotted: T and 4T)")
-        ax.set_ylim(0.3, 1.03)
-    axes[0][0].set_ylabel("success rate, final 10% of the run")
-    axes[0][-1].legend(loc="lower left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -321,14 +291,14 @@ def main(argv=None) -> int:
         unfinished += missing
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
-    all_records = [r for r in merge(results, records) if r["env"] not in args.replace_env or r in records]
+    all_records = merge(results, records, tuple(args.replace_env))
     results.write_text(json.dumps(all_records, indent=1))
 
     memory, grid = memory_tables(all_records)
     parts = []
     if memory:
         parts += ["### MemoryChain: effective memory horizon", "", memory, ""]
-        plot(grid, Path(args.figure))
+        plot_memory_chain(grid, Path(args.figure), SOLVED, EPISODE)
         link = os.path.relpath(args.figure, Path(args.markdown).parent) if args.markdown else args.figure
         parts += [f"![success vs lag]({link})", ""]
     others = return_table(all_records)

@@ -42,7 +42,7 @@ def full_gradients(core, inputs, resets, loss_weights):
     core.zero_grad()
     outputs = reference_outputs(core, inputs, resets)
     (outputs * loss_weights).sum().backward()
-    return outputs.detach(), [p.grad.clone() for p in core.parameters()]
+    return outputs.detach(), [None if p.grad is None else p.grad.clone() for p in core.parameters()]
 
 
 @pytest.mark.parametrize("horizon,reset_prob", [(1, 0.0), (3, 0.0), (4, 0.2), (12, 0.3)])
@@ -112,3 +112,26 @@ def test_the_engine_refuses_a_synthetic_gradient_for_a_full_gradient_core():
     core = RTUCore(D, H)
     with pytest.raises(ValueError, match="--method bptt"):
         WindowEngine(core, torch.nn.Linear(2 * H, 1), EngineConfig(method="dni"))
+
+
+def test_a_radius_near_one_stays_finite_in_float32():
+    """|lambda| -> 1 (nu very negative): gamma = sqrt(1 - r^2) must not round to 0 and make the gradient 0 * inf."""
+    core = RTUCore(D, H).float()  # the suite's default dtype is float64
+    with torch.no_grad():
+        core.nu.fill_(-18.0)  # 1 - r^2 ~ 3e-8, below float32's resolution near 1
+    out, _ = core(torch.randn(3, B, D, dtype=torch.float32), core.initial_state(B))
+    out.sum().backward()
+    assert torch.isfinite(out).all() and all(torch.isfinite(p.grad).all() for p in core.parameters())
+    assert core.weight_re.grad.abs().sum() > 0  # the input path still learns (gamma ~ 2.4e-4, not 0)
+
+
+def test_frozen_decay_still_trains_the_input_weights():
+    core, inputs, resets, loss_weights = make_case(2, 0.2)
+    core.nu.requires_grad_(False)
+    core.phi.requires_grad_(False)
+    _, expected = full_gradients(core, inputs, resets, loss_weights)  # reference grads of W (nu, phi: None)
+    core.zero_grad()
+    out, _ = core(inputs, core.initial_state(B), resets)
+    (out * loss_weights).sum().backward()
+    torch.testing.assert_close(core.weight_re.grad, expected[2], rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(core.weight_im.grad, expected[3], rtol=1e-9, atol=1e-12)

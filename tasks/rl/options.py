@@ -39,8 +39,9 @@ class RLOptions:
     prev_reward: bool = option(True, "Feed the previous reward to the core.")
     sg_context: str = option(
         "none",
-        "cDNI: what M reads besides the state at a boundary: none, or next_input (the input of the step after the "
-        "boundary: the observation with its time feature, the previous action and reward; already seen when M is asked).",
+        "cDNI: what M reads besides the state at a boundary: none, or next_input (the input of the step after "
+        "the boundary: the observation with its time feature, the previous action and reward; already seen when "
+        "M is asked).",
         choices=("none", "next_input"),
     )
     final_fraction: float = option(

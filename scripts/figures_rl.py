@@ -1,0 +1,58 @@
+"""The figure of scripts/report_rl: MemoryChain success against lag, one panel per T, one line per method."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scripts.records import EXTRA_COLORS, METHOD_COLORS
+
+
+def method_styles(methods: list[str]) -> dict[str, tuple[str, str]]:
+    """``(colour, linestyle)`` per row: a plain method in its own colour, solid; a variant (``"bptt (rtu)"``)
+    in a colour of its own, dashed, so that no two rows share a line."""
+    extra, styles = iter(EXTRA_COLORS * 4), {}
+    for method in methods:
+        plain = method in METHOD_COLORS
+        styles[method] = (METHOD_COLORS[method] if plain else next(extra), "-" if plain else "--")
+    return styles
+
+
+def plot_memory_chain(grid: dict, path: Path, solved: float, episode: int) -> None:
+    """``grid``: what ``report_rl.memory_tables`` returns; ``episode``: the horizon of full-episode runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    horizons, methods, lags = grid["horizons"], grid["methods"], grid["lags"]
+    fig, axes = plt.subplots(1, len(horizons), figsize=(4.2 * len(horizons), 3.6), sharey=True, squeeze=False)
+    styles = method_styles(methods)
+    for ax, h in zip(axes[0], horizons):
+        for i, method in enumerate(methods):
+            colour, linestyle = styles[method]
+            xs, ys = [], []
+            for lag in lags:
+                vals = grid["cells"].get((method, h, lag))
+                if not vals:
+                    continue
+                xs.append(lag)
+                ys.append(grid["means"][(method, h, lag)])
+                jitter = 1 + 0.03 * (i - len(methods) / 2)  # seeds' dots side by side, not on top of each other
+                ax.scatter([lag * jitter] * len(vals), [v for _, v in vals], s=10, alpha=0.4, color=colour)
+            if xs:
+                ax.plot(xs, ys, marker="o", label=method, color=colour, linestyle=linestyle)
+        ax.axhline(solved, ls="--", lw=0.8, color="grey")
+        if h != episode:
+            ax.axvline(h, ls=":", lw=0.8, color="black")
+            ax.axvline(4 * h, ls=":", lw=0.8, color="purple")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(lags, [str(lag) for lag in lags])
+        ax.set_xlabel("MemoryChain lag (memory_length)")
+        ax.set_title("one window per episode (T = lag + 2)" if h == episode else f"T = {h}  (dotted: T and 4T)")
+        ax.set_ylim(0.3, 1.03)
+    axes[0][0].set_ylabel("success rate, final 10% of the run")
+    axes[0][-1].legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
