@@ -19,3 +19,7 @@ python -m scripts.sweep "${COMMON[@]}" --methods dni \
     --variant n2="$RL --bootstrap-discount 0.97 --sg-target-windows 2" \
     --variant target_ema="$RL --bootstrap-discount 0.97 --sg-target-ema 0.99" \
     --variant lstsq="$RL --bootstrap-discount 0.97 --sg-solver least_squares"
+# Larger batches of environments (less noise in M's regression targets per window), at the same budget.
+python -m scripts.sweep "${COMMON[@]}" --batch-size 1024 --methods dni \
+    --variant b1024="$RL" \
+    --variant b1024_levers="$RL --bootstrap-discount 0.97 --sg-context next_input --sg-target-windows 2"
