@@ -7,8 +7,9 @@ Each run writes ``logs/<name>/<task>__<method>__T<T>__s<seed>/``. ``--vary flag=
 dimension over any other ``dni-rnn train`` flag (e.g. ``--vary memory-length=2,4,8``); its value joins
 the run name as ``__<flag><value>``. ``--variant NAME="--flag v --other w"`` adds named sets of flags as one
 more dimension (the run name gets ``__<NAME>``): ablations that change several flags together. The sweep is resumable: a run with a
-``summary.json`` is finished and skipped, every other run is started with ``--resume auto``, which
-continues from its checkpoint or starts afresh when it has none. Runs are ordered seed by seed, so a sweep cut short
+``summary.json`` that ran the sweep's budget is finished and skipped, every other run is started with
+``--resume auto``, which continues from its checkpoint or starts afresh when it has none; so a larger
+``--budget-samples`` extends finished runs from their last checkpoint. Runs are ordered seed by seed, so a sweep cut short
 still holds whole grids for the first seeds. Each job gets ``cores / jobs`` torch threads unless
 ``--threads`` says otherwise; on a shared machine use 1, since oversubscribed threads slow small
 models down many times over.
@@ -27,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from dni_rnn.run_directory import format_run_name, is_finished
+from dni_rnn.run_directory import format_run_name, is_finished, read_summary
 
 
 def run_name(task: str, method: str, horizon: int, seed: int, varied: tuple = (), variant: str = "") -> str:
@@ -141,13 +142,18 @@ def command(
     return cmd + ["--resume", "auto"]  # continues a checkpointed run, starts one that has none
 
 
+def _ran_short(run_dir: Path, args, horizon: int) -> bool:
+    """A finished run with fewer samples than this budget gives it: run again, --resume auto extends it."""
+    windows = args.budget_samples // args.batch_size // horizon  # what its --steps amount to
+    return read_summary(run_dir).get("samples", 0) < windows * horizon * args.batch_size
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     sweep_dir = Path(args.logdir) / args.name
     sweep_dir.mkdir(parents=True, exist_ok=True)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     manifest = {k: v for k, v in vars(args).items() if k not in ("dry_run",)}
-    (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
 
     grid = [
         (task, method, horizon, seed, varied, variant)
@@ -164,12 +170,13 @@ def main(argv=None) -> int:
     for task, method, horizon, seed, varied, variant in grid:
         cmd = command(args, task, method, horizon, seed, varied, sweep_dir, threads, variant)
         run_dir = sweep_dir / cmd[cmd.index("--run-name") + 1]
-        if not is_finished(run_dir):
+        if not is_finished(run_dir) or _ran_short(run_dir, args, horizon):
             todo.append(cmd)
     print(f"sweep {args.name}: {len(grid)} runs, {len(grid) - len(todo)} finished, {len(todo)} to run", flush=True)
-    if args.dry_run:
+    if args.dry_run:  # nothing written: a dry run does not change what the sweep's manifest says it ran
         print("\n".join(" ".join(cmd) for cmd in todo))
         return 0
+    (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
 
     def execute(cmd):
         name = cmd[cmd.index("--run-name") + 1]
