@@ -50,8 +50,8 @@ def plot_memory_chain(grid: dict, path: Path, solved: float, episode: int) -> No
         ax.set_xlabel("MemoryChain lag (memory_length)")
         ax.set_title("one window per episode (T = lag + 2)" if h == episode else f"T = {h}  (dotted: T and 4T)")
         ax.set_ylim(0.3, 1.03)
+        ax.legend(loc="lower left", fontsize=7)  # per panel: the full-episode row has a panel of its own
     axes[0][0].set_ylabel("success rate, final 10% of the run")
-    axes[0][-1].legend(loc="lower left", fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
