@@ -137,6 +137,18 @@ def _methods(records):
     return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
 
 
+def lag_table(caption: str, cell_text, methods: list[str], horizons: list[int], lags: list[int]) -> list[str]:
+    """Markdown lines: a row per (method, T) that has a cell, a column per lag; ``cell_text(method, T, lag)``."""
+    lines = ["", caption, "", "| method | T | " + " | ".join(f"lag {lag}" for lag in lags) + " |"]
+    lines.append("|---|---|" + "---|" * len(lags))
+    for method in methods:
+        for h in horizons:
+            row = [cell_text(method, h, lag) for lag in lags]
+            if any(row):
+                lines.append(f"| {method} | {horizon_label(h)} | " + " | ".join(row) + " |")
+    return lines
+
+
 def horizon_label(horizon: int) -> str:
     return "episode" if horizon == EPISODE else str(horizon)
 
@@ -191,48 +203,31 @@ def memory_tables(records: list[dict]) -> tuple[str, dict]:
                 f"{k if k is not None else '-'} ({'/'.join(str(x) if x is not None else '-' for x in per_seed)})"
             )
         lines.append(f"| {method} | " + " | ".join(row) + " |")
-    lines += [
-        "",
+
+    def success_text(method, h, lag):
+        vals = cells.get((method, h, lag))
+        if not vals:
+            return ""
+        peak = [peaks[(method, h, lag, s)] for s, _ in vals if (method, h, lag, s) in peaks]
+        peak_text = f" [{np.mean(peak):.2f}]" if peak else ""
+        return f"{means[(method, h, lag)]:.2f} ({len(vals)}){peak_text}"
+
+    caption = (
         "Mean success rate over seeds (n seeds), final 10% of the run; in brackets the mean of the peak "
-        "success logged during the run:",
-        "",
-        "| method | T | " + " | ".join(f"lag {lag}" for lag in lags) + " |",
-        "|---|---|" + "---|" * len(lags),
-    ]
-    for method in methods:
-        for h in horizons:
-            if not any((method, h, lag) in cells for lag in lags):
-                continue
-            row = []
-            for lag in lags:
-                vals = cells.get((method, h, lag))
-                if not vals:
-                    row.append("")
-                    continue
-                peak = [peaks[(method, h, lag, s)] for s, _ in vals if (method, h, lag, s) in peaks]
-                peak_text = f" [{np.mean(peak):.2f}]" if peak else ""
-                row.append(f"{means[(method, h, lag)]:.2f} ({len(vals)}){peak_text}")
-            lines.append(f"| {method} | {horizon_label(h)} | " + " | ".join(row) + " |")
+        "success logged during the run:"
+    )
+    lines += lag_table(caption, success_text, methods, horizons, lags)
     online = defaultdict(list)  # (method, T, lag) -> M's online cosine of each seed
     for r in records:
         if r["metric"] == "sg_online_cosine" and "MemoryChain" in r["env"]:
             online[(r["method"], r["horizon"], r["lag"])].append(r["value"])
     if online:
-        lines += [
-            "",
+        caption = (
             "`M`'s online cosine (`charts/sg_online_cosine`: `M(s_0)` against its bootstrapped target, pooled over "
-            "the batch; mean over the last third of the run's points, then over seeds):",
-            "",
-            "| method | T | " + " | ".join(f"lag {lag}" for lag in lags) + " |",
-            "|---|---|" + "---|" * len(lags),
-        ]
-        for method in methods:
-            for h in horizons:
-                if any((method, h, lag) in online for lag in lags):
-                    row = [
-                        f"{np.mean(online[(method, h, lag)]):.3f}" if (method, h, lag) in online else "" for lag in lags
-                    ]
-                    lines.append(f"| {method} | {horizon_label(h)} | " + " | ".join(row) + " |")
+            "the batch; mean over the last third of the run's points, then over seeds):"
+        )
+        cosine_text = lambda m, h, lag: f"{np.mean(online[(m, h, lag)]):.3f}" if (m, h, lag) in online else ""  # noqa: E731
+        lines += lag_table(caption, cosine_text, methods, horizons, lags)
     return "\n".join(lines), {"cells": cells, "means": means, "methods": methods, "horizons": horizons, "lags": lags}
 
 
