@@ -15,6 +15,8 @@ COMMON=(--logdir "$LOGDIR" --tasks rl --seeds 0 1 2 --batch-size 256 --jobs 2 --
 GRID=(--name rl_horizon "${COMMON[@]}" --budget-samples 3072000 --horizons 4 8 --vary memory-length=4,8,16,32,64)
 python -m scripts.sweep "${GRID[@]}" --methods bptt --variant rtu="--cell rtu" -- $RL
 python -m scripts.sweep "${GRID[@]}" --methods bptt dni -- $RL
+# The anchor fully online: one update per environment step (T = 1)
+python -m scripts.sweep "${GRID[@]}" --horizons 1 --methods bptt --variant rtu="--cell rtu" -- $RL
 python -m scripts.sweep "${GRID[@]}" --methods dni --variant levers="$LEVERS" -- $RL
 for lag in 4 8 16 32 64; do  # one episode is lag + 1 steps and the pseudo-step: windows of lag + 2 hold one each
     python -m scripts.sweep --name rl_horizon "${COMMON[@]}" --budget-samples 3072000 --horizons $((lag + 2)) \
