@@ -285,41 +285,23 @@ def test_next_input_context_is_the_input_after_each_boundary():
         state, _ = engine.step(window, state)  # M reads [s, x] at both ends of every window
 
 
-def test_rtu_carries_memory_chain_across_window_boundaries(tmp_path):
-    """Lag 8 at T = 2: the context and the decision are 4 windows apart, yet exact RTRL solves it."""
+def learn_memory_chain(tmp_path, memory_length: int, **run) -> dict:
+    """Train the RL task on MemoryChain in float32 with bptt; ``run``: TrainConfig fields. Returns the summary."""
     torch.set_default_dtype(torch.float32)
     train_cfg = TrainConfig(
-        task="rl",
-        horizon=2,
-        batch_size=64,
-        steps=3000,
-        hidden=16,
-        cell="rtu",
-        seed=0,
-        progress=False,
-        logdir=str(tmp_path),
-        run_name="rtu",
-        log_every=1000,
+        task="rl", batch_size=64, seed=0, progress=False, logdir=str(tmp_path), run_name="learn", log_every=1000, **run
     )
-    summary = train(train_cfg, EngineConfig(method="bptt"), RLOptions(memory_length=8))
+    return train(train_cfg, EngineConfig(method="bptt"), RLOptions(memory_length=memory_length))
+
+
+def test_rtu_carries_memory_chain_across_window_boundaries(tmp_path):
+    """Lag 8 at T = 2: the context and the decision are 4 windows apart, yet exact RTRL solves it."""
+    summary = learn_memory_chain(tmp_path, 8, horizon=2, steps=3000, hidden=16, cell="rtu")
     assert summary["success_rate"] >= 0.9, summary
 
 
 def test_bptt_learns_memory_chain_lag_2(tmp_path):
-    torch.set_default_dtype(torch.float32)
-    train_cfg = TrainConfig(
-        task="rl",
-        horizon=4,
-        batch_size=64,
-        steps=1200,
-        hidden=32,
-        seed=0,
-        progress=False,
-        logdir=str(tmp_path),
-        run_name="learn",
-        log_every=1000,
-    )
-    summary = train(train_cfg, EngineConfig(method="bptt"), RLOptions(memory_length=2))
+    summary = learn_memory_chain(tmp_path, 2, horizon=4, steps=1200, hidden=32)
     assert summary["success_rate"] >= 0.9, summary
 
 
