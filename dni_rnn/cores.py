@@ -128,6 +128,12 @@ class GRUCore(RNNCore):
 CELLS = {"lstm": LSTMCore, "gru": GRUCore, "rtu": RTUCore}
 
 
+def computes_full_gradient(core: nn.Module) -> bool:
+    """Whether ``core`` holds a module that computes its full-history gradient itself (an RTU, exact RTRL):
+    such a core has no boundary for a synthetic gradient to bridge, and passes no gradient to its inputs."""
+    return any(getattr(module, "computes_full_gradient", False) for module in core.modules())
+
+
 def make_core(
     cell: str, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False
 ) -> nn.Module:
@@ -146,7 +152,7 @@ class EncodedCore(nn.Module):
 
     def __init__(self, encoder: nn.Module, core: nn.Module):
         super().__init__()
-        if getattr(core, "computes_full_gradient", False):  # RTRL's traces cover the core's parameters only
+        if computes_full_gradient(core):  # RTRL's traces cover the core's parameters only
             raise ValueError(
                 f"{type(core).__name__} passes no gradient to its inputs: an encoder before it would not learn"
             )

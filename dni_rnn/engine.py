@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from dni_rnn.auxiliary import aux_loss
 from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary
+from dni_rnn.cores import computes_full_gradient
 from dni_rnn.engine_config import METHODS, EngineConfig
 from dni_rnn.least_squares import LeastSquaresFit
 from dni_rnn.probe import SGProbe
@@ -76,7 +77,7 @@ class WindowEngine(nn.Module):
         sg_optimizer: OptimizerFactory | None = None,
     ):
         super().__init__()
-        if config.method != "bptt" and any(getattr(m, "computes_full_gradient", False) for m in core.modules()):
+        if config.method != "bptt" and computes_full_gradient(core):
             raise ValueError(
                 "a core that computes the full-history gradient itself (RTRL, --cell rtu) has no boundary to bridge: "
                 "train it with --method bptt"

@@ -52,27 +52,14 @@ LAG_PART = re.compile(r"^memory-length\d+$")
 START, END = "<!-- rl-results:start -->", "<!-- rl-results:end -->"
 
 
-def peak_of(run_dir: Path, tag: str) -> float | None:
-    """The largest value of a scalar tag in a run's TensorBoard events (None if absent)."""
+def scalar_values(run_dir: Path, tags: tuple[str, ...]) -> dict[str, list[float]]:
+    """The values of the scalar ``tags`` a run logged (its TensorBoard events read once); absent tags are left out."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     accumulator.Reload()
-    if tag not in accumulator.Tags().get("scalars", []):
-        return None
-    return max(event.value for event in accumulator.Scalars(tag))
-
-
-def late_mean_of(run_dir: Path, tag: str) -> float | None:
-    """Mean of a scalar tag over the last third of its points (None if absent): where a run has settled."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    if tag not in accumulator.Tags().get("scalars", []):
-        return None
-    values = [event.value for event in accumulator.Scalars(tag)]
-    return float(np.mean(values[len(values) * 2 // 3 :]))
+    present = set(accumulator.Tags().get("scalars", []))
+    return {tag: [event.value for event in accumulator.Scalars(tag)] for tag in tags if tag in present}
 
 
 def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
@@ -111,12 +98,15 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
         }
         metric = "success_rate" if "success_rate" in summary else "return"
         records.append({**base, "metric": metric, "value": summary.get(metric, math.nan)})
-        peak = peak_of(run_dir, "charts/success_rate" if metric == "success_rate" else "charts/episodic_return")
-        if peak is not None:
-            records.append({**base, "metric": f"peak_{metric}", "value": peak})
-        online = late_mean_of(run_dir, "charts/sg_online_cosine")
-        if online is not None:
-            records.append({**base, "metric": "sg_online_cosine", "value": online})
+        chart = "charts/success_rate" if metric == "success_rate" else "charts/episodic_return"
+        logged = scalar_values(run_dir, (chart, "charts/sg_online_cosine"))
+        if chart in logged:
+            records.append({**base, "metric": f"peak_{metric}", "value": max(logged[chart])})
+        if "charts/sg_online_cosine" in logged:  # where M has settled: the mean over the last third of the run
+            online = logged["charts/sg_online_cosine"]
+            records.append(
+                {**base, "metric": "sg_online_cosine", "value": float(np.mean(online[len(online) * 2 // 3 :]))}
+            )
     return records, unfinished
 
 

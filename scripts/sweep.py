@@ -151,7 +151,6 @@ def _ran_short(run_dir: Path, args, horizon: int) -> bool:
 def main(argv=None) -> int:
     args = parse_args(argv)
     sweep_dir = Path(args.logdir) / args.name
-    sweep_dir.mkdir(parents=True, exist_ok=True)
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     manifest = {k: v for k, v in vars(args).items() if k not in ("dry_run",)}
 
@@ -176,6 +175,7 @@ def main(argv=None) -> int:
     if args.dry_run:  # nothing written: a dry run does not change what the sweep's manifest says it ran
         print("\n".join(" ".join(cmd) for cmd in todo))
         return 0
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     (sweep_dir / "sweep.json").write_text(json.dumps(manifest, indent=2))
 
     def execute(cmd):
