@@ -24,6 +24,15 @@ from dni_rnn.synthetic_gradient import SyntheticGradient
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
 
+def load_keeping_rates(optimizer: torch.optim.Optimizer, state: dict, keep_learning_rates: bool) -> None:
+    """``optimizer.load_state_dict(state)``; with ``keep_learning_rates`` its groups keep their current rates."""
+    rates = [group["lr"] for group in optimizer.param_groups]
+    optimizer.load_state_dict(state)
+    if keep_learning_rates:
+        for group, rate in zip(optimizer.param_groups, rates):
+            group["lr"] = rate
+
+
 def _end_grads(flat: Tensor, final: State) -> list[Tensor]:
     """``flat`` ``[B, S]`` as gradients for the tensors of ``final`` that are in the graph (in their order)."""
     pieces = state_tensors(unflatten_state(flat, final))
@@ -315,7 +324,7 @@ class SyntheticBoundary(nn.Module):
         optimizer = self.optimizer.state_dict() if self.optimizer is not None else None
         return {"optimizer": optimizer, "generator": self.generator.get_state()}
 
-    def load_optimizer_state_dict(self, state: dict) -> None:
+    def load_optimizer_state_dict(self, state: dict, keep_learning_rates: bool = False) -> None:
         if self.optimizer is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
+            load_keeping_rates(self.optimizer, state["optimizer"], keep_learning_rates)
         self.generator.set_state(state["generator"])

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from dni_rnn.auxiliary import aux_loss
-from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary
+from dni_rnn.boundary import OptimizerFactory, SyntheticBoundary, load_keeping_rates
 from dni_rnn.cores import computes_full_gradient
 from dni_rnn.engine_config import METHODS, EngineConfig
 from dni_rnn.least_squares import LeastSquaresFit
@@ -339,10 +339,12 @@ class WindowEngine(nn.Module):
             "probe": self.probe.state_dict(),
         }
 
-    def load_optimizer_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+    def load_optimizer_state_dict(self, state: dict, keep_learning_rates: bool = False) -> None:
+        """Restore both optimisers and the engine's counters; ``keep_learning_rates`` keeps this engine's
+        configured rates instead of the saved ones (a branch with other rates)."""
+        load_keeping_rates(self.optimizer, state["optimizer"], keep_learning_rates)
         if self.boundary is not None:
-            self.boundary.load_optimizer_state_dict(state["sg_optimizer"])
+            self.boundary.load_optimizer_state_dict(state["sg_optimizer"], keep_learning_rates)
         self.windows_seen = state["windows_seen"]
         self.skipped_windows = state["skipped_windows"]
         self.bad_windows = state["bad_windows"]

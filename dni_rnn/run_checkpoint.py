@@ -69,13 +69,21 @@ def restore(
     topology: Topology,
     local_windows: bool,
     device: torch.device,
+    branch: bool = False,
 ) -> Restored:
     """Load the checkpoint at ``path`` into ``engine``, ``task`` and the RNGs (after checking that it is of the
-    same config); ``state`` is the fresh carried state, whose dtype the loaded one takes."""
+    same config); ``state`` is the fresh carried state, whose dtype the loaded one takes. A ``branch`` keeps
+    this run's learning rates and turns a model that does not fit into a one-line ``ValueError``."""
     payload = load_checkpoint(path)
     check_same_config(payload["config"], config, ignored, path)
-    engine.load_state_dict(payload["engine"])
-    engine.load_optimizer_state_dict(payload["optimizers"])
+    try:
+        engine.load_state_dict(payload["engine"])
+        engine.load_optimizer_state_dict(payload["optimizers"], keep_learning_rates=branch)
+    except (RuntimeError, KeyError, ValueError) as error:
+        if not branch:
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"cannot branch from {path}: its model or M differs from this run's ({first})") from None
     task_state = payload["task"]
     if local_windows or "ranks" in task_state:
         ranks = task_state.get("ranks", [task_state])

@@ -24,6 +24,7 @@ SECTIONS = ("train", "engine", "task")
 RESUMABLE_SETTINGS = {
     "train.steps",
     "train.resume",
+    "train.branch_from",
     "train.overwrite",
     "train.progress",
     "train.log_every",
@@ -36,7 +37,9 @@ RESUMABLE_SETTINGS = {
     "train.run_name",
 }
 # What a new run started from a saved config does not take over: it is a new run, not the old one continued.
-NOT_REPRODUCED = {"train": {"run_name": None, "resume": None, "overwrite": False}}
+NOT_REPRODUCED = {"train": {"run_name": None, "resume": None, "branch_from": None, "overwrite": False}}
+# What a branch (--branch-from) must share with the run it starts from; every other setting may change.
+BRANCH_FIXED = {"train.task", "train.batch_size", "train.horizon", "task.data_sha256"}
 
 
 def flat_config(train, engine, options) -> dict[str, Any]:

@@ -72,6 +72,10 @@ class TrainConfig:
         None,
         "Checkpoint to continue from, or 'auto': <logdir>/<run-name>/checkpoint.pt when it exists, else start afresh.",
     )
+    branch_from: str | None = option(
+        None,
+        "Start from another run's checkpoint (weights, optimiser moments, task state, carried state, RNGs, window count) with this run's settings, e.g. --sg-scale 0 from a plateau: a controlled comparison from one point of a run. Task, batch and horizon must match; resuming the branch continues its own checkpoint.",
+    )
     overwrite: bool = option(
         False, "Start afresh even if <logdir>/<run-name>/ holds a checkpoint (deleting it and the run's events)."
     )
@@ -97,5 +101,7 @@ class TrainConfig:
                 )
         if self.resume is not None and self.overwrite:
             raise ValueError("--resume and --overwrite contradict each other; give one")
+        if self.branch_from is not None and self.resume not in (None, "auto"):
+            raise ValueError("--branch-from and --resume PATH contradict each other; give one")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda asked for, but no CUDA device is available; use --device auto or cpu")

@@ -36,7 +36,7 @@ from dni_rnn.evaluation import Evaluator, evaluate_checkpoint, load_run
 from dni_rnn.head import split_private
 from dni_rnn.progress import Progress
 from dni_rnn.run_checkpoint import RunCheckpointer, restore, restore_logger
-from dni_rnn.run_config import RESUMABLE_SETTINGS, flat_config, split_config, write_config
+from dni_rnn.run_config import BRANCH_FIXED, RESUMABLE_SETTINGS, flat_config, split_config, write_config
 from dni_rnn.run_directory import format_run_name, write_summary
 from dni_rnn.run_opening import note, open_run_dir
 from dni_rnn.run_report import figures_of_merit
@@ -115,9 +115,17 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Se
         run_dir = Path(train_cfg.logdir) / train_cfg.run_name
         lock, resume_from = open_run_dir(train_cfg, run_dir, topology)
         try:
+            # A branch starts from its parent's checkpoint once; after that it resumes from its own.
+            branch = resume_from is None and train_cfg.branch_from is not None
+            if branch:
+                resume_from = Path(train_cfg.branch_from)
+                if not resume_from.is_file():
+                    raise ValueError(f"--branch-from {resume_from}: no such checkpoint")
             if topology.is_main:
                 write_config(run_dir, train_cfg, engine_cfg, options)
-            return _run(train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command)
+            return _run(
+                train_cfg, engine_cfg, options, task_class, device, topology, run_dir, resume_from, command, branch
+            )
         finally:
             if lock is not None:
                 lock.release()
@@ -144,6 +152,7 @@ def _run(
     run_dir: Path,
     resume_from: Path | None,
     command: Sequence[str] | None,
+    branch: bool = False,
 ) -> dict:
     checkpoint_path = run_dir / "checkpoint.pt"
     # A task with local_windows (RL: it acts in environments) builds this rank's streams itself: its windows
@@ -157,6 +166,8 @@ def _run(
     ignored = RESUMABLE_SETTINGS | {f"task.{name}" for name in task_class.resume_ignores}
     if train_cfg.lr_schedule != "constant":  # a decaying rate is a function of the run's length: --steps counts
         ignored = ignored - {"train.steps"}
+    if branch:  # a branch may change any setting but those that define the stream it continues
+        ignored = set(config) - BRANCH_FIXED
     core = task.build_core()
     engine = WindowEngine(core, task.build_head(core.output_size), engine_cfg, task.context_size).to(device)
     if topology.distributed:
@@ -167,7 +178,7 @@ def _run(
     best = {"value": float("inf"), "stale": 0}
     restored = None
     if resume_from is not None:
-        restored = restore(resume_from, config, ignored, engine, task, state, topology, local_windows, device)
+        restored = restore(resume_from, config, ignored, engine, task, state, topology, local_windows, device, branch)
         state, window, wall_before, best = restored.state, restored.window, restored.wall_seconds, restored.best
 
     samples_per_window = train_cfg.horizon * train_cfg.batch_size
@@ -187,7 +198,12 @@ def _run(
     )
     if restored is not None:
         restore_logger(restored.payload, logger, topology, device)
-    if not window:
+    if branch and window >= total_windows:
+        raise ValueError(
+            f"--branch-from {resume_from} is at window {window}: --steps must reach beyond its "
+            f"{window * train_cfg.horizon} steps"
+        )
+    if not window or branch:
         logger.start_session(hyperparameters(config, task_class), train_cfg.task, task.key_charts)
     checkpointer = RunCheckpointer(
         checkpoint_path,
@@ -198,7 +214,7 @@ def _run(
         topology,
         local_windows,
         wall_before,
-        saved_window=window if resume_from is not None else None,
+        saved_window=window if resume_from is not None and not branch else None,
     )
 
     def checkpoint(path: Path = checkpoint_path) -> bool:

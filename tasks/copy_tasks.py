@@ -53,6 +53,11 @@ class CopyOptions:
         "cDNI: what M reads besides the state at a boundary: none, inputs (the next window's inputs), targets (its targets and loss mask: a labelled, privileged variant) or past_inputs (the inputs of the window that ends there, of the boundary's episode only).",
         choices=CONTEXTS,
     )
+    context_steps: int = option(
+        0,
+        "past_inputs: how many of the latest steps of the boundary's episode M reads (0: the window's T steps; more reach back across earlier windows, zeros before the episode's start).",
+        low=0,
+    )
     stagger: bool = option(
         False, "Start each stream after its own random number of idle steps, so that a window mixes every phase."
     )
@@ -61,6 +66,8 @@ class CopyOptions:
         check_fields(self)
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0, got {self.threshold}")
+        if self.context_steps and self.sg_context != "past_inputs":
+            raise ValueError(f"--context-steps is read by --sg-context past_inputs only, not {self.sg_context}")
 
 
 class BitsHead(Head):
@@ -96,9 +103,11 @@ class CopyTask(Task):
         self.output_size = options.bits + (1 if self.repeat else 0)
         horizon = run.horizon
         widths = {"none": 0, "inputs": self.input_size, "past_inputs": self.input_size, "targets": self.output_size + 1}
-        self.context_size = horizon * widths[options.sg_context]  # per step of the window M reads
-        # past_inputs: the context of the boundary a window starts from is the last window's inputs.
-        self._past_context = torch.zeros(run.batch_size, self.context_size, device=device)
+        self._context_steps = options.context_steps or horizon
+        self.context_size = self._context_steps * widths[options.sg_context]  # per step M reads
+        # past_inputs: the context of the boundary a window starts from is the latest steps before it, of its
+        # episode only: [context_steps, B, F], time-major, oldest first.
+        self._past_steps = torch.zeros(self._context_steps, run.batch_size, self.input_size, device=device)
         self.length = options.start_length
         self.repeats = 1
         # The aligned source: sequences drawn a batch at a time (inputs, targets, loss_mask, resets [S, B, ...])
@@ -158,10 +167,14 @@ class CopyTask(Task):
         next_resets = resets[horizon]
         context = next_context = None
         if self.options.sg_context == "past_inputs":
-            # Steps before a stream's last reset in the window belong to an episode that has ended: left out.
-            seen = torch.where(same_episode(resets[:horizon]).unsqueeze(-1), inputs[:horizon], 0.0)
-            context, next_context = self._past_context, seen.transpose(0, 1).flatten(1)
-            self._past_context = next_context
+            # Steps before a stream's last reset in the window belong to an episode that has ended: left out,
+            # and so are all the earlier steps of a stream that reset in this window.
+            window_resets = resets[:horizon]
+            seen = torch.where(same_episode(window_resets).unsqueeze(-1), inputs[:horizon], 0.0)
+            earlier = torch.where(window_resets.any(0).unsqueeze(-1), 0.0, self._past_steps)
+            context = self._past_steps.transpose(0, 1).flatten(1)
+            self._past_steps = torch.cat([earlier, seen])[-self._context_steps :]
+            next_context = self._past_steps.transpose(0, 1).flatten(1)
         elif self.context_size:
             context = self._context(inputs[:horizon], targets[:horizon], loss_mask[:horizon])
             next_context = self._context(inputs[horizon:], targets[horizon:], loss_mask[horizon:])
@@ -317,7 +330,7 @@ class CopyTask(Task):
             "source_start": self._source_start,
             "time": self._time,
             "offsets": self._offsets,
-            "past_context": self._past_context,
+            "past_steps": self._past_steps,
             "bits": self._bits,
             "output_steps": self._output_steps,
             "ended": self._ended,
@@ -333,7 +346,10 @@ class CopyTask(Task):
         self._source, self._source_ends = state["source"], state["source_ends"]
         self._source_start, self._time, self._offsets = state["source_start"], state["time"], state["offsets"]
         self._device_offsets = self._offsets.to(self.device)
-        self._past_context = state.get("past_context", self._past_context)
+        if "past_context" in state:  # a checkpoint from before --context-steps: the window's steps, batch-major
+            state["past_steps"] = state["past_context"].view(self.run.batch_size, self._context_steps, -1)
+            state["past_steps"] = state["past_steps"].transpose(0, 1).contiguous()
+        self._past_steps = state.get("past_steps", self._past_steps)
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
         self._ended = state["ended"]
 

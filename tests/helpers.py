@@ -1,5 +1,6 @@
 """Shared pieces of the tests: a tiny regression task and a hand-written reference unroll."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -80,3 +81,26 @@ def reference_package(module: str):
     return pytest.importorskip(
         module, reason=f"reference package {top} not installed (pip install -e '.[reference]', as .ci/run does)"
     )
+
+
+def assert_same_run(a: dict, b: dict) -> None:
+    """Two checkpoints hold the same run, bit for bit: weights, optimisers, task, carried state, RNGs, counters."""
+    for key in ("engine", "optimizers", "task", "state", "rng", "window", "best"):
+        assert_identical(a[key], b[key], key)
+
+
+def assert_identical(a, b, where):
+    if torch.is_tensor(a):
+        assert torch.is_tensor(b) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), where
+    else:
+        assert a == b, where

@@ -146,6 +146,39 @@ def test_a_checkpoint_from_before_stagger_resumes_the_same_stream():
     assert task._ended == twin._ended
 
 
+@pytest.mark.parametrize("context_steps", [1, 5])
+def test_past_inputs_context_steps_reach_back_across_windows_within_the_episode(context_steps):
+    """--context-steps K: at s_T, M reads the last K steps of s_T's episode up to s_T, oldest first and zeros
+    before the episode's start, however many windows back they lie; at s_0, the previous window's s_T context."""
+    train = TrainConfig(task="copy", horizon=2, batch_size=3, steps=300)
+    options = CopyOptions(sg_context="past_inputs", context_steps=context_steps, start_length=2)
+    task = CopyTask(options, train, torch.device("cpu"))
+    assert task.context_size == context_steps * 9
+    history = [[] for _ in range(3)]  # per stream: the inputs of its current episode so far
+    previous, reached_back = None, False
+    for _ in range(15):
+        window, _ = task.next_window(None, None)
+        if previous is not None:
+            torch.testing.assert_close(window.context, previous.next_context, rtol=0, atol=0)
+        expected = torch.zeros(3, context_steps, 9)
+        for b in range(3):
+            for t in range(2):
+                if window.resets[t, b]:
+                    history[b] = []
+                history[b].append(window.inputs[t, b])
+            latest = history[b][-context_steps:]
+            expected[b, context_steps - len(latest) :] = torch.stack(latest)
+            reached_back |= len(latest) > 2
+        torch.testing.assert_close(window.next_context, expected.flatten(1), rtol=0, atol=0)
+        previous = window
+    assert reached_back == (context_steps > 2)  # sequences of 5 steps: K = 5 reaches into the last window
+
+
+def test_context_steps_needs_past_inputs():
+    with pytest.raises(ValueError, match="past_inputs"):
+        CopyOptions(context_steps=4)
+
+
 def test_past_inputs_context_is_the_window_that_ends_at_the_boundary_within_its_episode():
     """cDNI past_inputs: at s_T, M reads this window's inputs (steps of s_T's episode only); at s_0, the last
     window's, i.e. the previous window's next_context."""

@@ -7,10 +7,9 @@ import shlex
 import shutil
 import signal
 
-import numpy as np
 import pytest
 import torch
-from helpers import RegressionLoss
+from helpers import RegressionLoss, assert_same_run
 
 from dni_rnn.checkpoint import load_checkpoint
 from dni_rnn.cli import main
@@ -185,29 +184,6 @@ def test_a_run_that_skipped_windows_says_so(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     skipped = json.loads(captured.out.strip().splitlines()[-1])["skipped_windows"]
     assert skipped >= 1 and f"the NaN guard skipped {skipped} of 20 windows" in captured.err
-
-
-def assert_same_run(a: dict, b: dict) -> None:
-    """Two checkpoints hold the same run, bit for bit: weights, optimisers, task, carried state, RNGs, counters."""
-    for key in ("engine", "optimizers", "task", "state", "rng", "window", "best"):
-        assert_identical(a[key], b[key], key)
-
-
-def assert_identical(a, b, where):
-    if torch.is_tensor(a):
-        assert torch.is_tensor(b) and a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_identical(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), where
-    else:
-        assert a == b, where
 
 
 COPY = [*TINY, "--method", "dni", "--threshold", "2.0", "--check-every", "2"]
