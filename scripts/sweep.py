@@ -6,7 +6,10 @@
 Each run writes ``logs/<name>/<task>__<method>__T<T>__s<seed>/``. ``--vary flag=v1,v2`` adds a grid
 dimension over any other ``dni-rnn train`` flag (e.g. ``--vary memory-length=2,4,8``); its value joins
 the run name as ``__<flag><value>``. ``--variant NAME="--flag v --other w"`` adds named sets of flags as one
-more dimension (the run name gets ``__<NAME>``): ablations that change several flags together. The sweep is resumable: a run with a
+more dimension (the run name gets ``__<NAME>``): ablations that change several flags together. In the flags of a
+``--variant`` and after ``--``, ``{task}``, ``{method}``, ``{T}`` and ``{seed}`` stand for the run's own, e.g.
+``--variant off="--sg-scale 0 --branch-from logs/p/{task}__{method}__T{T}__s{seed}__parent/checkpoint.pt"``
+branches every run from its own parent. The sweep is resumable: a run with a
 ``summary.json`` that ran the sweep's budget is finished and skipped, every other run is started with
 ``--resume auto``, which continues from its checkpoint or starts afresh when it has none; so a larger
 ``--budget-samples`` extends finished runs from their last checkpoint. Runs are ordered seed by seed, so a sweep cut short
@@ -108,6 +111,13 @@ def command(
 ) -> list[str]:
     name = run_name(task, method, horizon, seed, varied, variant[0])
     steps = args.budget_samples // args.batch_size
+    fields = {"{task}": task, "{method}": method, "{T}": str(horizon), "{seed}": str(seed)}
+
+    def own(flag: str) -> str:  # the run's own task, method, T and seed in place of their placeholders
+        for placeholder, value in fields.items():
+            flag = flag.replace(placeholder, value)
+        return flag
+
     cmd = [
         sys.executable,
         "-m",
@@ -133,9 +143,9 @@ def command(
         "--checkpoint-every",
         str(args.checkpoint_every),
         "--no-progress",
-        *args.extra,
+        *map(own, args.extra),
         *[part for flag, value in varied for part in (f"--{flag}", value)],
-        *variant[1],
+        *map(own, variant[1]),
     ]
     if args.eval_every_samples:
         cmd += ["--eval-every", str(max(1, args.eval_every_samples // (args.batch_size * horizon)))]

@@ -32,3 +32,13 @@ def test_a_budget_that_is_not_a_whole_number_of_windows_is_not_rerun(tmp_path, c
     finish(tmp_path / "s" / "copy__bptt__T4__s1", 992)
     sweep.main(["--name", "s", "--logdir", str(tmp_path), *GRID, "--budget-samples", "1000", "--dry-run"])
     assert "2 runs, 2 finished, 0 to run" in capsys.readouterr().out
+
+
+def test_placeholders_give_each_run_its_own_task_method_horizon_and_seed(tmp_path, capsys):
+    variant = "off=--sg-scale 0 --branch-from p/{task}__{method}__T{T}__s{seed}__parent/checkpoint.pt"
+    argv = ["--name", "s", "--logdir", str(tmp_path), *GRID, "--budget-samples", "64", "--dry-run"]
+    sweep.main([*argv, "--variant", variant, "--", "--run-note", "{method}{T}"])
+    lines = capsys.readouterr().out.splitlines()[1:]
+    for seed, line in zip((0, 1), lines):
+        assert f"--branch-from p/copy__bptt__T4__s{seed}__parent/checkpoint.pt" in line
+        assert "--run-note bptt4" in line and "{" not in line
