@@ -10,10 +10,17 @@ cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 TASK=${2:-copy}
 BEST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9"
-COMMON=(--logdir "$LOGDIR" --tasks "$TASK" --horizons 2 3 --seeds 0 --batch-size 32 --jobs 2 --threads 1
+COMMON=(--logdir "$LOGDIR" --tasks "$TASK" --horizons 2 3 --seeds 0 --batch-size 32 --jobs ${JOBS:-2} --threads 1
         --budget-samples 4096000)
 python -m scripts.sweep --name "screen_context_$TASK" "${COMMON[@]}" --methods dni \
     --variant best="$BEST" \
     --variant best_past16="$BEST --sg-context past_inputs --context-steps 16" \
     --variant best_past32="$BEST --sg-context past_inputs --context-steps 32" \
+    -- --probe-every 500
+# Round 2, on top of best_past16: an MLP M, the faster core of section 1, and the default engine setting.
+PAST16="$BEST --sg-context past_inputs --context-steps 16"
+python -m scripts.sweep --name "screen_context_$TASK" "${COMMON[@]}" --methods dni \
+    --variant past16_mlp="$PAST16 --sg-hidden 256" \
+    --variant past16_lr3e3="--lr 3e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16" \
+    --variant past16_defaults="--sg-context past_inputs --context-steps 16" \
     -- --probe-every 500

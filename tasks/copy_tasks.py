@@ -33,9 +33,10 @@ from torch import Tensor, nn
 
 from dni_rnn.config import check_fields, option
 from dni_rnn.head import PRIVATE, Head
+from dni_rnn.lookback import EpisodeLookback
 from dni_rnn.task import Task
 from dni_rnn.train_config import TrainConfig
-from dni_rnn.window import Window, same_episode
+from dni_rnn.window import Window
 
 LN2 = 0.6931471805599453
 CONTEXTS = ("none", "inputs", "targets", "past_inputs")
@@ -103,11 +104,12 @@ class CopyTask(Task):
         self.output_size = options.bits + (1 if self.repeat else 0)
         horizon = run.horizon
         widths = {"none": 0, "inputs": self.input_size, "past_inputs": self.input_size, "targets": self.output_size + 1}
-        self._context_steps = options.context_steps or horizon
-        self.context_size = self._context_steps * widths[options.sg_context]  # per step M reads
-        # past_inputs: the context of the boundary a window starts from is the latest steps before it, of its
-        # episode only: [context_steps, B, F], time-major, oldest first.
-        self._past_steps = torch.zeros(self._context_steps, run.batch_size, self.input_size, device=device)
+        self.context_size = horizon * widths[options.sg_context]  # per step of the window M reads
+        # past_inputs: the latest inputs of each boundary's episode, across windows.
+        self._lookback = None
+        if options.sg_context == "past_inputs":
+            self._lookback = EpisodeLookback(options.context_steps or horizon, run.batch_size, self.input_size, device)
+            self.context_size = self._lookback.size
         self.length = options.start_length
         self.repeats = 1
         # The aligned source: sequences drawn a batch at a time (inputs, targets, loss_mask, resets [S, B, ...])
@@ -166,15 +168,8 @@ class CopyTask(Task):
         inputs, targets, loss_mask, resets, ends = self._steps(ahead)
         next_resets = resets[horizon]
         context = next_context = None
-        if self.options.sg_context == "past_inputs":
-            # Steps before a stream's last reset in the window belong to an episode that has ended: left out,
-            # and so are all the earlier steps of a stream that reset in this window.
-            window_resets = resets[:horizon]
-            seen = torch.where(same_episode(window_resets).unsqueeze(-1), inputs[:horizon], 0.0)
-            earlier = torch.where(window_resets.any(0).unsqueeze(-1), 0.0, self._past_steps)
-            context = self._past_steps.transpose(0, 1).flatten(1)
-            self._past_steps = torch.cat([earlier, seen])[-self._context_steps :]
-            next_context = self._past_steps.transpose(0, 1).flatten(1)
+        if self._lookback is not None:
+            context, next_context = self._lookback.advance(inputs[:horizon], resets[:horizon])
         elif self.context_size:
             context = self._context(inputs[:horizon], targets[:horizon], loss_mask[:horizon])
             next_context = self._context(inputs[horizon:], targets[horizon:], loss_mask[horizon:])
@@ -330,7 +325,7 @@ class CopyTask(Task):
             "source_start": self._source_start,
             "time": self._time,
             "offsets": self._offsets,
-            "past_steps": self._past_steps,
+            "lookback": self._lookback.state_dict() if self._lookback is not None else None,
             "bits": self._bits,
             "output_steps": self._output_steps,
             "ended": self._ended,
@@ -346,10 +341,11 @@ class CopyTask(Task):
         self._source, self._source_ends = state["source"], state["source_ends"]
         self._source_start, self._time, self._offsets = state["source_start"], state["time"], state["offsets"]
         self._device_offsets = self._offsets.to(self.device)
-        if "past_context" in state:  # a checkpoint from before --context-steps: the window's steps, batch-major
-            state["past_steps"] = state["past_context"].view(self.run.batch_size, self._context_steps, -1)
-            state["past_steps"] = state["past_steps"].transpose(0, 1).contiguous()
-        self._past_steps = state.get("past_steps", self._past_steps)
+        if self._lookback is not None and "past_context" in state:  # from before EpisodeLookback: [B, T x F]
+            past = state["past_context"].view(self.run.batch_size, self.run.horizon, self.input_size)
+            self._lookback.load_state_dict({"buffer": past.transpose(0, 1)})
+        elif self._lookback is not None:
+            self._lookback.load_state_dict(state["lookback"])
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
         self._ended = state["ended"]
 

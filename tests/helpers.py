@@ -104,3 +104,21 @@ def assert_identical(a, b, where):
         assert np.array_equal(a, b), where
     else:
         assert a == b, where
+
+
+def reference_contexts(windows, steps):
+    """The lookback written out per stream: after each window, the last ``steps`` inputs since its last reset."""
+    batch, features = windows[0][0].shape[1:]
+    history = [[] for _ in range(batch)]
+    contexts = []
+    for inputs, resets in windows:
+        expected = torch.zeros(batch, steps, features)
+        for b in range(batch):
+            for t in range(inputs.shape[0]):
+                if resets is not None and resets[t, b]:
+                    history[b] = []
+                history[b].append(inputs[t, b])
+            latest = history[b][-steps:]
+            expected[b, steps - len(latest) :] = torch.stack(latest)
+        contexts.append(expected.flatten(1))
+    return contexts

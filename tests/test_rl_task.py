@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from helpers import reference_package
+from helpers import reference_contexts, reference_package
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dni_rnn.checkpoint import load_checkpoint
@@ -283,6 +283,22 @@ def test_next_input_context_is_the_input_after_each_boundary():
     state = engine.initial_state(4)
     for window in windows:
         state, _ = engine.step(window, state)  # M reads [s, x] at both ends of every window
+
+
+def test_past_inputs_context_is_the_latest_inputs_of_each_episode():
+    """past_inputs K: M at s_T reads the last K inputs of s_T's episode (zeros before its start), across windows."""
+    task, engine = make(horizon=4, batch=4, method="dni", memory_length=4, sg_context="past_inputs", context_steps=5)
+    assert task.context_size == 5 * task.input_size == engine.boundary.context_size
+    windows, _ = stream(task, engine, 6)
+    expected = reference_contexts([(w.inputs, w.resets) for w in windows], 5)
+    assert not windows[0].context.any()
+    for window, following, after in zip(windows, windows[1:], expected):
+        torch.testing.assert_close(window.next_context, after, rtol=0, atol=0)
+        assert torch.equal(following.context, window.next_context)
+    assert any(w.resets[1:].any() for w in windows)  # cycles of 6 steps (with the reset step) cut windows of 4
+    twin, _ = make(horizon=4, batch=4, method="dni", memory_length=4, sg_context="past_inputs", context_steps=5)
+    twin.load_state_dict(task.state_dict())
+    assert torch.equal(twin._lookback.flat(), task._lookback.flat())
 
 
 def learn_memory_chain(tmp_path, memory_length: int, **run) -> dict:

@@ -39,10 +39,15 @@ class RLOptions:
     prev_reward: bool = option(True, "Feed the previous reward to the core.")
     sg_context: str = option(
         "none",
-        "cDNI: what M reads besides the state at a boundary: none, or next_input (the input of the step after "
+        "cDNI: what M reads besides the state at a boundary: none, next_input (the input of the step after "
         "the boundary: the observation with its time feature, the previous action and reward; already seen when "
-        "M is asked).",
-        choices=("none", "next_input"),
+        "M is asked) or past_inputs (the last --context-steps inputs of the boundary's episode, across windows).",
+        choices=("none", "next_input", "past_inputs"),
+    )
+    context_steps: int = option(
+        0,
+        "past_inputs: how many of the latest inputs of the boundary's episode M reads (0: the window's T steps).",
+        low=0,
     )
     final_fraction: float = option(
         0.1,
@@ -53,6 +58,8 @@ class RLOptions:
 
     def __post_init__(self):
         check_fields(self)
+        if self.context_steps and self.sg_context != "past_inputs":
+            raise ValueError(f"--context-steps is read by --sg-context past_inputs only, not {self.sg_context}")
         # Zero is in range for these bounds but not for a scale or a fraction of the run.
         for name in ("reward_scale", "final_fraction"):
             if not getattr(self, name) > 0:

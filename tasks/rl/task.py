@@ -49,6 +49,7 @@ from torch import Tensor
 
 from dni_rnn.distributed import sum_over_ranks
 from dni_rnn.engine import Window
+from dni_rnn.lookback import EpisodeLookback
 from dni_rnn.state import State
 from dni_rnn.task import Actor, EvalOptions, Task
 from dni_rnn.tensorboard_log import Ratio
@@ -88,6 +89,10 @@ class RLTask(Task):
             self.observation_size + (self.num_actions if options.prev_action else 0) + (1 if options.prev_reward else 0)
         )
         self.context_size = self.input_size if options.sg_context == "next_input" else 0
+        self._lookback = None  # past_inputs: the latest inputs of each boundary's episode, across windows
+        if options.sg_context == "past_inputs":
+            self._lookback = EpisodeLookback(options.context_steps or run.horizon, self.batch, self.input_size, device)
+            self.context_size = self._lookback.size
         self._start_episodes(seed=run.seed)
         # episode statistics per window, on the device: [episodes ended, sum of returns, sum of lengths, successes]
         self._window_stats: list[Tensor] = []
@@ -166,8 +171,11 @@ class RLTask(Task):
         }
         self._record(ended, episode_returns, episode_lengths, rewards)
         next_resets = self._first | self._pseudo
-        # cDNI: M at a boundary reads the input of the step after it (for s_0, this window's first input).
+        # cDNI: M at a boundary reads the input of the step after it (for s_0, this window's first input), or the
+        # latest inputs of its episode up to it.
         context, next_context = (inputs[0], next_input) if self.context_size else (None, None)
+        if self._lookback is not None:
+            context, next_context = self._lookback.advance(inputs, resets)
         return Window(inputs, targets, valid.to(dtype), resets, next_resets, context, next_context), state
 
     # ----- statistics -----------------------------------------------------------------------------
@@ -265,6 +273,7 @@ class RLTask(Task):
         out = {
             **super().state_dict(),
             "window_stats": torch.stack(self._window_stats) if self._window_stats else None,
+            "lookback": self._lookback.state_dict() if self._lookback is not None else None,
         }
         if self.native:
             out["carry"] = {
@@ -279,6 +288,8 @@ class RLTask(Task):
         super().load_state_dict(state)
         stats = state["window_stats"]
         self._window_stats = [] if stats is None else list(stats.to(self.device).unbind(0))
+        if self._lookback is not None:
+            self._lookback.load_state_dict(state["lookback"])
         if self.native and "env" in state:
             self.envs.unwrapped.load_state_dict(state["env"])
             self.envs.load_state_dict(state["episode_statistics"])
