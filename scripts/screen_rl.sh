@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
-COMMON=(--logdir "$LOGDIR" --name screen_rl --tasks rl --horizons 4 --seeds 0 --batch-size 256 --jobs 2 --threads 1
+COMMON=(--logdir "$LOGDIR" --name screen_rl --tasks rl --horizons 4 --seeds 0 --batch-size 256 --jobs "${JOBS:-2}" --threads 1
         --budget-samples 2048000)
 RL="--memory-length 16 --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20"
 python -m scripts.sweep "${COMMON[@]}" --methods bptt --variant lstm="$RL" --variant rtu="$RL --cell rtu"
@@ -23,3 +23,15 @@ python -m scripts.sweep "${COMMON[@]}" --methods dni \
 python -m scripts.sweep "${COMMON[@]}" --batch-size 1024 --methods dni \
     --variant b1024="$RL" \
     --variant b1024_levers="$RL --bootstrap-discount 0.97 --sg-context next_input --sg-target-windows 2"
+# M reading the last K inputs of the episode (--sg-context past_inputs --context-steps K, K >= the lag): it can
+# see the cue that the state may have lost. Lag 16 at T = 4, and lag 32 at T = 8.
+PAST16="--sg-context past_inputs --context-steps 16"
+python -m scripts.sweep "${COMMON[@]}" --methods dni \
+    --variant past16="$RL $PAST16" \
+    --variant past16_d97="$RL --bootstrap-discount 0.97 $PAST16" \
+    --variant past16_s1="$RL --sg-scale 1 --bootstrap-discount 0.97 $PAST16"
+RL32="--memory-length 32 --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20"
+python -m scripts.sweep "${COMMON[@]}" --horizons 8 --methods dni \
+    --variant lag32_default="$RL32" \
+    --variant lag32_past32="$RL32 --sg-context past_inputs --context-steps 32" \
+    --variant lag32_past32_d97="$RL32 --bootstrap-discount 0.97 --sg-context past_inputs --context-steps 32"
