@@ -35,3 +35,10 @@ python -m scripts.sweep "${COMMON[@]}" --horizons 8 --methods dni \
     --variant lag32_default="$RL32" \
     --variant lag32_past32="$RL32 --sg-context past_inputs --context-steps 32" \
     --variant lag32_past32_d97="$RL32 --bootstrap-discount 0.97 --sg-context past_inputs --context-steps 32"
+# M's learning rate: a run makes only ~3,000 windows (256 environments), too few for M at Adam 1e-4.
+python -m scripts.sweep "${COMMON[@]}" --methods dni \
+    --variant sglr1e3="$RL --sg-lr 1e-3" \
+    --variant past16_sglr1e3="$RL $PAST16 --sg-lr 1e-3" \
+    --variant past16_sglr1e3_s1="$RL $PAST16 --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.97" \
+    --variant past16_sglr3e3_s1="$RL $PAST16 --sg-lr 3e-3 --sg-scale 1 --bootstrap-discount 0.97" \
+    --variant past16_sglr1e3_s05="$RL $PAST16 --sg-lr 1e-3 --sg-scale 0.5 --bootstrap-discount 0.97"
