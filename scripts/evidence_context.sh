@@ -6,6 +6,7 @@
 # Resumable, like every sweep; two copies of this script may run at once (a run held by the other is refused
 # and left to it): JOBS=1 bash scripts/evidence_context.sh logs copy 0 1 2 & JOBS=1 ... 2 1 0.
 #   bash scripts/evidence_context.sh [LOGDIR [TASK [SEED ...]]]     (~100 CPU-minutes for copy)
+#   HORIZONS="2 3" CONTROL=0 bash scripts/evidence_context.sh logs repeat_copy   (some T only, no control)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
@@ -15,5 +16,8 @@ SEEDS=("${@:3}")
 PAST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
 COMMON=(--logdir "$LOGDIR" --name "evidence_context_$TASK" --tasks "$TASK" --seeds "${SEEDS[@]}" --batch-size 32
         --jobs "${JOBS:-2}" --threads 1 --methods dni --budget-samples 8192000)
-python -m scripts.sweep "${COMMON[@]}" --horizons 2 3 4 5 --variant past16="$PAST" -- --probe-every 500 || true
-python -m scripts.sweep "${COMMON[@]}" --horizons 3 --variant past16_shuffled="$PAST --sg-shuffle" -- --probe-every 500
+read -r -a HORIZON_LIST <<< "${HORIZONS:-2 3 4 5}"
+python -m scripts.sweep "${COMMON[@]}" --horizons "${HORIZON_LIST[@]}" --variant past16="$PAST" -- --probe-every 500 || true
+if [ "${CONTROL:-1}" = 1 ]; then
+    python -m scripts.sweep "${COMMON[@]}" --horizons 3 --variant past16_shuffled="$PAST --sg-shuffle" -- --probe-every 500
+fi
