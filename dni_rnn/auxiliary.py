@@ -1,11 +1,11 @@
 """The ``dni_aux`` loss: the core's outputs predict the synthetic gradient at the window's end (docs/ALGORITHM.md).
 
 With ``g = stopgrad(M(s_T))`` ``[B, S]`` (masked where the next step starts a new episode) and a linear aux
-head ``W h + c``, two definitions (``--aux-pooling``)::
+head ``W h + c``, two definitions (``--aux-pooling``; ``mean`` is the default)::
 
-    steps: aux = sum_{t, b} e_t,b ||W h_t,b + c - g_b||^2 / (T * B)          # a [T*B, H] x [H, S] head
     mean:  aux = sum_b ||W hbar_b + c - g_b||^2 / B,                          # a [B, H] x [H, S] head, 1/T the cost
            hbar_b = sum_t e_t,b h_t,b / sum_t e_t,b
+    steps: aux = sum_{t, b} e_t,b ||W h_t,b + c - g_b||^2 / (T * B)          # a [T*B, H] x [H, S] head
 
 where ``e_t,b`` is 1 for the steps of ``s_T``'s episode and 0 for the steps of an entry before its last reset
 inside the window (an earlier episode). The aux gradient reaches the core: that is its point.
@@ -22,7 +22,7 @@ AUX_POOLINGS = ("steps", "mean")
 
 
 def aux_loss(
-    aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, resets: Tensor | None, pooling: str = "steps"
+    aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, resets: Tensor | None, pooling: str = "mean"
 ) -> Tensor:
     """The ``dni_aux`` loss of one window: ``outputs`` ``[T, B, H]`` (time-major), ``boundary_grad`` ``g``
     ``[B, S]``, ``resets`` ``[T, B]`` bool or None; ``pooling`` ``"steps"`` or ``"mean"`` (module docstring)."""

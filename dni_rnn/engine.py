@@ -16,7 +16,7 @@ adds the optimiser of the core, clipping, the NaN guard, ``dni_aux``, n-step / l
 (:mod:`dni_rnn.targets`) and the SG-quality probe (:mod:`dni_rnn.probe`).
 
 ``dni_aux`` ("DNI + Aux", SPEC section 1): a linear head on the core's outputs predicts ``M(s_T)``, at every
-step (``aux_pooling="steps"``) or once from their average over s_T's episode (``"mean"``); the loss and
+step (``aux_pooling="steps"``) or once from their average over s_T's episode (``"mean"``, the default); the loss and
 its masks are :mod:`dni_rnn.auxiliary`. The aux gradient reaches the core, so ``delta_0`` is the gradient of
 the whole objective the core is trained on (task + aux).
 """

@@ -38,9 +38,10 @@ class EngineConfig:
     sg_grad_clip: float | None = option(1.0, "Max global grad norm (> 0) of M; None: no clipping.", low=0.0)
     aux_weight: float = option(1.0, "Weight of the dni_aux loss.", low=0.0)
     aux_pooling: str = option(
-        "steps",
-        "dni_aux: the aux head predicts M(s_T) from every step's output (steps) or once from the outputs "
-        "averaged over the steps of s_T's episode (mean: 1/T of the head's cost).",
+        "mean",
+        "dni_aux: the aux head predicts M(s_T) once from the outputs averaged over the steps of s_T's episode "
+        "(mean: 1/T of the head's cost; as good or better on copy, docs/RESULTS.md 4.2) or from every step's "
+        "output (steps: the definition of the results before that).",
         choices=AUX_POOLINGS,
     )
     sg_target_windows: int = option(

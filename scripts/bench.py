@@ -12,7 +12,7 @@ of them alike; a record gives the median window time over rounds, its spread (in
 the median over rounds of the per-round ratio to the hand-written loop. The hand-written loop is what a
 practitioner writes: ``nn.LSTM``/``nn.GRU`` over the window, a linear readout, loss, backward, clip,
 Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dni``, ``dni_aux`` and
-``dni_aux_mean``, the pooled aux head). **The floor**: ``m_alone`` is M's own work in a ``dni`` window
+``dni_aux_steps``, the aux head at every step). **The floor**: ``m_alone`` is M's own work in a ``dni`` window
 (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
 perfect engine would score, and ``above_floor`` = ``ratio_to_tbptt - floor_ratio`` is the engine's glue.
@@ -46,8 +46,8 @@ from dni_rnn.engine import EngineConfig, Window, WindowEngine
 ENGINE_METHODS = {
     "bptt": {"method": "bptt"},
     "dni": {"method": "dni"},
-    "dni_aux": {"method": "dni_aux"},
-    "dni_aux_mean": {"method": "dni_aux", "aux_pooling": "mean"},  # needs EngineConfig.aux_pooling
+    "dni_aux": {"method": "dni_aux"},  # the pooled aux head, --aux-pooling mean (the default)
+    "dni_aux_steps": {"method": "dni_aux", "aux_pooling": "steps"},  # the head at every step
 }
 RESET_FREE = "+reset_free"  # suffix: the same learner on the same windows with their resets removed
 
@@ -327,7 +327,7 @@ def markdown(records: list[dict]) -> str:
     return "\n\n".join("\n".join(table) for table in tables)
 
 
-METHODS = ("tbptt", "m_alone", "bptt", "dni", "dni_aux", "dni_aux_mean")
+METHODS = ("tbptt", "m_alone", "bptt", "dni", "dni_aux", "dni_aux_steps")
 RESET_METHODS = ("tbptt", "bptt", "bptt" + RESET_FREE, "dni", "dni" + RESET_FREE)
 
 
