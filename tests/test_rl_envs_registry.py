@@ -50,6 +50,6 @@ def test_module_prefixed_id_in_a_fresh_process(tmp_path):
         "print('ok')\n"
     )
     # from another directory, so that nothing of the checkout is importable but the installed package
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
