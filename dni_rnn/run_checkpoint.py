@@ -18,6 +18,7 @@ import torch
 from dni_rnn.checkpoint import all_finite, check_same_config, load_checkpoint, save_atomic
 from dni_rnn.distributed import Topology, gather_objects, gather_state, shard_state
 from dni_rnn.engine import WindowEngine
+from dni_rnn.run_config import LEGACY_DEFAULTS
 from dni_rnn.run_opening import note
 from dni_rnn.state import State, map_state, state_tensors
 from dni_rnn.task import Task
@@ -75,15 +76,7 @@ def restore(
     same config); ``state`` is the fresh carried state, whose dtype the loaded one takes. A ``branch`` keeps
     this run's learning rates and turns a model that does not fit into a one-line ``ValueError``."""
     payload = load_checkpoint(path)
-    check_same_config(payload["config"], config, ignored, path)
-    try:
-        engine.load_state_dict(payload["engine"])
-        engine.load_optimizer_state_dict(payload["optimizers"], keep_learning_rates=branch)
-    except (RuntimeError, KeyError, ValueError) as error:
-        if not branch:
-            raise
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"cannot branch from {path}: its model or M differs from this run's ({first})") from None
+    check_same_config({**LEGACY_DEFAULTS, **payload["config"]}, config, ignored, path)
     task_state = payload["task"]
     if local_windows or "ranks" in task_state:
         ranks = task_state.get("ranks", [task_state])
@@ -93,7 +86,17 @@ def restore(
                 f"resume it with --nproc-per-node {len(ranks)}"
             )
         task_state = ranks[topology.rank]
-    task.load_state_dict(task_state)
+    try:
+        engine.load_state_dict(payload["engine"])
+        engine.load_optimizer_state_dict(payload["optimizers"], keep_learning_rates=branch)
+        task.load_state_dict(task_state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as error:
+        if not branch:
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"cannot branch from {path}: its model, M or task state differs from this run's ({first})"
+        ) from None
     dtype = state_tensors(state)[0].dtype  # the model's: a checkpoint may come from another default dtype
     state = shard_state(map_state(lambda t: t.to(device=device, dtype=dtype), payload["state"]), topology)
     set_rng_state(payload["rng"])

@@ -37,7 +37,10 @@ RESUMABLE_SETTINGS = {
     "train.run_name",
 }
 # What a new run started from a saved config does not take over: it is a new run, not the old one continued.
-NOT_REPRODUCED = {"train": {"run_name": None, "resume": None, "branch_from": None, "overwrite": False}}
+NOT_REPRODUCED = {"train": {"run_name": None, "resume": None, "overwrite": False}}
+# Settings whose default changed, with the value a run saved before they existed (or before the change) ran
+# with: a saved config that lacks one is read with this value, so it resumes and reproduces as it ran.
+LEGACY_DEFAULTS = {"engine.aux_pooling": "steps"}
 # What a branch (--branch-from) must share with the run it starts from; every other setting may change.
 BRANCH_FIXED = {"train.task", "train.batch_size", "train.horizon", "task.data_sha256"}
 
@@ -94,6 +97,9 @@ def read_config(path: str | Path, classes: dict[str, type] | None = None) -> dic
     if not isinstance(data["train"].get("task"), str):
         raise ValueError(f"config {path} names no task (train.task)")
     sections = {name: dict(data.get(name) or {}) for name in SECTIONS}
+    for key, value in LEGACY_DEFAULTS.items():
+        section, name = key.split(".")
+        sections[section].setdefault(name, value)
     if classes is not None:
         sections = {name: _conform(classes[name], sections[name], path, name) for name in SECTIONS}
     return sections

@@ -113,14 +113,20 @@ def train(train_cfg: TrainConfig, engine_cfg: EngineConfig, options, command: Se
             name = broadcast_object(default_run_name(train_cfg, engine_cfg), topology)
             train_cfg = dataclasses.replace(train_cfg, run_name=name)
         run_dir = Path(train_cfg.logdir) / train_cfg.run_name
+        if train_cfg.branch_from is not None:  # checked before the run directory is opened (and maybe cleared)
+            parent = Path(train_cfg.branch_from)
+            if not parent.is_file():
+                raise ValueError(f"--branch-from {parent}: no such checkpoint")
+            if parent.resolve().parent == run_dir.resolve():
+                raise ValueError(
+                    f"--branch-from {parent} is this run's own checkpoint; give the branch another --run-name"
+                )
         lock, resume_from = open_run_dir(train_cfg, run_dir, topology)
         try:
             # A branch starts from its parent's checkpoint once; after that it resumes from its own.
             branch = resume_from is None and train_cfg.branch_from is not None
             if branch:
                 resume_from = Path(train_cfg.branch_from)
-                if not resume_from.is_file():
-                    raise ValueError(f"--branch-from {resume_from}: no such checkpoint")
             if topology.is_main:
                 write_config(run_dir, train_cfg, engine_cfg, options)
             return _run(
@@ -166,6 +172,8 @@ def _run(
     ignored = RESUMABLE_SETTINGS | {f"task.{name}" for name in task_class.resume_ignores}
     if train_cfg.lr_schedule != "constant":  # a decaying rate is a function of the run's length: --steps counts
         ignored = ignored - {"train.steps"}
+    if engine_cfg.method != "dni_aux":  # only dni_aux has an aux head to pool for
+        ignored = ignored | {"engine.aux_pooling"}
     if branch:  # a branch may change any setting but those that define the stream it continues
         ignored = set(config) - BRANCH_FIXED
     core = task.build_core()

@@ -17,7 +17,13 @@ PAST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-
 COMMON=(--logdir "$LOGDIR" --name "evidence_context_$TASK" --tasks "$TASK" --seeds "${SEEDS[@]}" --batch-size 32
         --jobs "${JOBS:-2}" --threads 1 --methods dni --budget-samples 8192000)
 read -r -a HORIZON_LIST <<< "${HORIZONS:-2 3 4 5}"
-python -m scripts.sweep "${COMMON[@]}" --horizons "${HORIZON_LIST[@]}" --variant past16="$PAST" -- --probe-every 500 || true
+# A run held by another copy of this script fails here and is left to it: the control still runs, and the
+# script's exit code is that of the first sweep that failed.
+code=0
+python -m scripts.sweep "${COMMON[@]}" --horizons "${HORIZON_LIST[@]}" --variant past16="$PAST" -- --probe-every 500 \
+    || code=$?
 if [ "${CONTROL:-1}" = 1 ]; then
-    python -m scripts.sweep "${COMMON[@]}" --horizons 3 --variant past16_shuffled="$PAST --sg-shuffle" -- --probe-every 500
+    python -m scripts.sweep "${COMMON[@]}" --horizons 3 --variant past16_shuffled="$PAST --sg-shuffle" -- --probe-every 500 \
+        || { [ $code != 0 ] || code=$?; }
 fi
+exit $code

@@ -3,7 +3,7 @@
     python -m scripts.report_branches logs/plateau_injection --variants on off [--markdown PATH]
 
 For every task, method, T and branch variant, over seeds (mean ± sample std): the curriculum length N at the
-branch point and at the end, and the per-bit curriculum loss (``charts/curriculum_loss``, logged at every
+branch's first curriculum check (after any advance at that check) and at the end, and the per-bit curriculum loss (``charts/curriculum_loss``, logged at every
 check) averaged over the first and over the last quarter of the branch, and their difference (the drift). A
 run's branch point is the first step of its own event file (a branch logs from its parent's window on).
 """

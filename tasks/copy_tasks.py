@@ -344,8 +344,8 @@ class CopyTask(Task):
         if self._lookback is not None and "past_context" in state:  # from before EpisodeLookback: [B, T x F]
             past = state["past_context"].view(self.run.batch_size, self.run.horizon, self.input_size)
             self._lookback.load_state_dict({"buffer": past.transpose(0, 1)})
-        elif self._lookback is not None:
-            self._lookback.load_state_dict(state["lookback"])
+        elif self._lookback is not None and state.get("lookback") is not None:  # None: a branch from a run without
+            self._lookback.load_state_dict(state["lookback"])  # it, whose past stays unseen (zeros)
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
         self._ended = state["ended"]
 

@@ -69,3 +69,25 @@ def test_a_branch_that_cannot_continue_its_parent_is_one_line(tmp_path, capsys):
     assert "no such checkpoint" in capsys.readouterr().err
     assert run(tmp_path, "both", "--steps", "60", "--branch-from", parent, "--resume", parent) == 2
     assert "contradict" in capsys.readouterr().err
+
+
+def test_a_branch_may_condition_m_on_a_context_its_parent_had_not(tmp_path, capsys):
+    """A parent with M reading the next window's inputs, branched to M reading the past inputs (the same
+    width): the lookback the parent never kept starts unseen (zeros) instead of failing to load."""
+    assert run(tmp_path, "parent", "--steps", "30", "--sg-context", "inputs") == 0
+    parent = str(tmp_path / "parent" / "checkpoint.pt")
+    assert run(tmp_path, "past", "--steps", "60", "--branch-from", parent, "--sg-context", "past_inputs") == 0
+    assert load_checkpoint(tmp_path / "past" / "checkpoint.pt")["task"]["lookback"] is not None
+    capsys.readouterr()
+
+
+def test_a_branch_never_touches_its_parent_directory(tmp_path, capsys):
+    """--branch-from a checkpoint inside the branch's own run directory (the parent's --run-name left in place)
+    is refused before the directory is opened, so --overwrite cannot delete the parent."""
+    assert run(tmp_path, "parent", "--steps", "30") == 0
+    parent = tmp_path / "parent" / "checkpoint.pt"
+    before = parent.read_bytes()
+    capsys.readouterr()
+    assert run(tmp_path, "parent", "--steps", "60", "--branch-from", str(parent), "--overwrite") == 2
+    assert "this run's own checkpoint" in capsys.readouterr().err
+    assert parent.read_bytes() == before and (tmp_path / "parent" / "summary.json").is_file()

@@ -401,3 +401,27 @@ def test_resume_during_a_probe_is_bit_identical(tmp_path, capsys):
     want = probe_values("full")
     assert len(want["charts/sg_cosine"]) >= 4  # probes before, across and after the checkpoint were logged
     assert probe_values("half") == want
+
+
+def test_a_run_saved_before_the_aux_pooling_default_changed_resumes(tmp_path, capsys):
+    """--aux-pooling's default became mean: a dni run saved with steps still resumes (it has no aux head), a
+    dni_aux run saved with steps is refused unless asked for steps, and a config without the setting (from
+    before it existed) reads as steps, the pooling it ran with."""
+    for method in ("dni", "dni_aux"):
+        base = ["train", "copy", "--logdir", str(tmp_path), "--run-name", method, *TINY, "--method", method]
+        assert main([*base, "--steps", "30", "--aux-pooling", "steps"]) == 0
+        capsys.readouterr()
+        code = main([*base, "--steps", "60", "--resume", "auto"])
+        if method == "dni":
+            assert code == 0
+        else:
+            assert code == 2 and "engine.aux_pooling was 'steps', now 'mean'" in capsys.readouterr().err
+            assert main([*base, "--steps", "60", "--resume", "auto", "--aux-pooling", "steps"]) == 0
+    config_path = tmp_path / "dni_aux" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["engine"]["aux_pooling"]
+    config_path.write_text(json.dumps(config))
+    from dni_rnn.run_config import read_config
+
+    assert read_config(config_path)["engine"]["aux_pooling"] == "steps"
+    capsys.readouterr()

@@ -288,8 +288,8 @@ class RLTask(Task):
         super().load_state_dict(state)
         stats = state["window_stats"]
         self._window_stats = [] if stats is None else list(stats.to(self.device).unbind(0))
-        if self._lookback is not None:
-            self._lookback.load_state_dict(state["lookback"])
+        if self._lookback is not None and state.get("lookback") is not None:  # None: a branch from a run without
+            self._lookback.load_state_dict(state["lookback"])  # it, whose past stays unseen (zeros)
         if self.native and "env" in state:
             self.envs.unwrapped.load_state_dict(state["env"])
             self.envs.load_state_dict(state["episode_statistics"])
