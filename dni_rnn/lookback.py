@@ -53,5 +53,8 @@ class EpisodeLookback:
     def state_dict(self) -> dict:
         return {"buffer": self.buffer}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.buffer = state["buffer"].to(self.buffer.device, self.buffer.dtype)
+    def load_state_dict(self, state: dict | None) -> None:
+        """Restore :meth:`state_dict`; None (a checkpoint of a run that kept no lookback, e.g. the parent of a
+        branch with another context) leaves the past unseen: zeros."""
+        if state is not None:
+            self.buffer = state["buffer"].to(self.buffer.device, self.buffer.dtype)

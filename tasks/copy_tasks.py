@@ -103,13 +103,15 @@ class CopyTask(Task):
         self.input_size = options.bits + (2 if self.repeat else 1)
         self.output_size = options.bits + (1 if self.repeat else 0)
         horizon = run.horizon
-        widths = {"none": 0, "inputs": self.input_size, "past_inputs": self.input_size, "targets": self.output_size + 1}
-        self.context_size = horizon * widths[options.sg_context]  # per step of the window M reads
-        # past_inputs: the latest inputs of each boundary's episode, across windows.
+        # past_inputs: the latest inputs of each boundary's episode, across windows; inputs / targets: the next
+        # window's, per step of it.
         self._lookback = None
         if options.sg_context == "past_inputs":
             self._lookback = EpisodeLookback(options.context_steps or horizon, run.batch_size, self.input_size, device)
             self.context_size = self._lookback.size
+        else:
+            widths = {"none": 0, "inputs": self.input_size, "targets": self.output_size + 1}
+            self.context_size = horizon * widths[options.sg_context]
         self.length = options.start_length
         self.repeats = 1
         # The aligned source: sequences drawn a batch at a time (inputs, targets, loss_mask, resets [S, B, ...])
@@ -344,8 +346,8 @@ class CopyTask(Task):
         if self._lookback is not None and "past_context" in state:  # from before EpisodeLookback: [B, T x F]
             past = state["past_context"].view(self.run.batch_size, self.run.horizon, self.input_size)
             self._lookback.load_state_dict({"buffer": past.transpose(0, 1)})
-        elif self._lookback is not None and state.get("lookback") is not None:  # None: a branch from a run without
-            self._lookback.load_state_dict(state["lookback"])  # it, whose past stays unseen (zeros)
+        elif self._lookback is not None:
+            self._lookback.load_state_dict(state.get("lookback"))
         self._bits.copy_(state["bits"]), self._output_steps.copy_(state["output_steps"])
         self._ended = state["ended"]
 

@@ -29,5 +29,8 @@ def test_lookback_state_round_trips_and_bad_steps_are_refused():
     twin.load_state_dict(lookback.state_dict())
     inputs = torch.randn(2, 2, 3)
     assert torch.equal(lookback.advance(inputs, None)[1], twin.advance(inputs, None)[1])
+    unseen = EpisodeLookback(4, 2, 3)
+    unseen.load_state_dict(None)  # a checkpoint that kept no lookback: the past stays zeros
+    assert not unseen.flat().any()
     with pytest.raises(ValueError, match=">= 1 steps"):
         EpisodeLookback(0, 2, 3)

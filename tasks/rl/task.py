@@ -173,9 +173,11 @@ class RLTask(Task):
         next_resets = self._first | self._pseudo
         # cDNI: M at a boundary reads the input of the step after it (for s_0, this window's first input), or the
         # latest inputs of its episode up to it.
-        context, next_context = (inputs[0], next_input) if self.context_size else (None, None)
+        context = next_context = None
         if self._lookback is not None:
             context, next_context = self._lookback.advance(inputs, resets)
+        elif self.context_size:
+            context, next_context = inputs[0], next_input
         return Window(inputs, targets, valid.to(dtype), resets, next_resets, context, next_context), state
 
     # ----- statistics -----------------------------------------------------------------------------
@@ -288,8 +290,8 @@ class RLTask(Task):
         super().load_state_dict(state)
         stats = state["window_stats"]
         self._window_stats = [] if stats is None else list(stats.to(self.device).unbind(0))
-        if self._lookback is not None and state.get("lookback") is not None:  # None: a branch from a run without
-            self._lookback.load_state_dict(state["lookback"])  # it, whose past stays unseen (zeros)
+        if self._lookback is not None:
+            self._lookback.load_state_dict(state.get("lookback"))
         if self.native and "env" in state:
             self.envs.unwrapped.load_state_dict(state["env"])
             self.envs.load_state_dict(state["episode_statistics"])
