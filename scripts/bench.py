@@ -3,6 +3,7 @@
     python -m scripts.bench --quick              # LSTM H=256 B=64 at T=8 and T=2 (+ scattered resets), < 2 min
     python -m scripts.bench                      # the full grid, writes results/bench.json
     python -m scripts.bench --quick --count-ops  # aten ops, copies, allocations, host syncs per window (no timing)
+    python -m scripts.bench --quick --profile    # the ops that take the time: self CPU us per window (profiler)
 
 Every mode prints one JSON record per line on stdout (a Markdown table goes to stderr).
 
@@ -15,11 +16,18 @@ Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dn
 ``dni_aux_steps``, the aux head at every step). **The floor**: ``m_alone`` is M's own work in a ``dni`` window
 (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
-perfect engine would score, and ``above_floor`` = ``ratio_to_tbptt - floor_ratio`` is the engine's glue.
-With scattered resets, ``ratio_to_reset_free`` compares the same learner on the same windows without resets.
+perfect engine would score if the two pieces cost in one window what they cost apart, and ``above_floor`` =
+``ratio_to_tbptt - floor_ratio``. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
+(:class:`HandWrittenDNI`), and ``ratio_to_hand_dni`` is the engine's own glue against it. The engine is timed
+as the training loop steps it between log windows (``collect_metrics=False``); the order of the learners is
+reversed every other round, so that no learner always runs after the same one. With scattered resets, ``ratio_to_reset_free`` compares the same learner on the same windows without resets.
 
 Op counts (``--count-ops``) do not depend on the machine's load: an ``OpCounter`` (a ``TorchDispatchMode``)
 sees every aten op that reaches a kernel, forward, backward and optimisers (a fused RNN kernel is one op).
+
+Profile (``--profile``): ``torch.profiler`` over a few windows of each learner after a warm-up; a record gives the
+learner's total self CPU time per window and its top ops by self CPU time (us per window). Like timings, it needs a
+machine with nothing else running.
 
 Memory: peak resident memory of a fresh process that trains on a stream of S steps, for the window
 engine (``dni``) and for full BPTT over the whole stream (one backward at the end), S = 1e3..1e5.
@@ -83,6 +91,56 @@ class HandWrittenTBPTT:
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.optimizer.step()
         return (tuple(s.detach() for s in state) if self.is_lstm else state.detach()), {}
+
+
+class HandWrittenDNI(HandWrittenTBPTT):
+    """The shortest correct DNI window a practitioner writes on top of :class:`HandWrittenTBPTT`: ``s_0`` a leaf,
+    a linear ``M`` on ``[h, c]`` whose prediction at ``s_T`` (scale 0.1, tied discount) is handed to autograd as
+    ``s_T``'s gradient, ``delta_0`` read from ``s_0.grad``, ``M`` regressed on it (clip, fused Adam). LSTM only."""
+
+    def __init__(self, cell: str, features: int, hidden: int, layers: int, out: int, lr: float, scale: float = 0.1):
+        super().__init__(cell, features, hidden, layers, out, lr)
+        self.module = nn.Linear(2 * hidden * layers, 2 * hidden * layers)
+        self.sg_params = list(self.module.parameters())
+        self.sg_optimizer = torch.optim.Adam(self.sg_params, lr=1e-3, fused=True)
+        self.scale = scale
+
+    def step(self, window: Window, state):
+        h0, c0 = (s.detach().requires_grad_(True) for s in state)
+        outputs, (h, c) = self.rnn(window.inputs, (h0, c0))
+        loss = (self.readout(outputs) - window.targets).pow(2).mean()
+        batch = h.shape[1]
+        with torch.no_grad():
+            injected = self.module(
+                torch.cat([h.transpose(0, 1).reshape(batch, -1), c.transpose(0, 1).reshape(batch, -1)], -1)
+            )
+            injected = injected.mul_(self.scale / batch).view(batch, 2, h.shape[0], h.shape[2]).permute(1, 2, 0, 3)
+        self.optimizer.zero_grad(set_to_none=True)
+        torch.autograd.backward([loss, h, c], [None, injected[0], injected[1]])
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        flat = torch.cat([h0.transpose(0, 1).reshape(batch, -1), c0.transpose(0, 1).reshape(batch, -1)], -1).detach()
+        delta = torch.cat([h0.grad.transpose(0, 1).reshape(batch, -1), c0.grad.transpose(0, 1).reshape(batch, -1)], -1)
+        sg_loss = (self.module(flat) - delta * batch).pow(2).sum(-1).mean()
+        self.sg_optimizer.zero_grad(set_to_none=True)
+        sg_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.sg_params, 1.0)
+        self.sg_optimizer.step()
+        return (h.detach(), c.detach()), {}
+
+
+class EngineHotPath:
+    """A :class:`WindowEngine` stepped as the training loop steps it between two log windows
+    (``collect_metrics=False``: the logged-only metrics are not computed)."""
+
+    def __init__(self, engine: WindowEngine):
+        self.engine = engine
+
+    def initial_state(self, batch: int):
+        return self.engine.initial_state(batch)
+
+    def step(self, window: Window, state):
+        return self.engine.step(window, state, collect_metrics=False)
 
 
 class SyntheticGradientAlone:
@@ -175,13 +233,14 @@ def make_learners(cell, hidden, layers, batch, features, out, methods):
         method = name.removesuffix(RESET_FREE)
         if method == "tbptt":
             learners[name] = HandWrittenTBPTT(cell, features, hidden, layers, out, lr=1e-4)
+        elif method == "hand_dni":
+            learners[name] = HandWrittenDNI(cell, features, hidden, layers, out, lr=1e-4)
         elif method == "m_alone":
             learners[name] = SyntheticGradientAlone(hidden * layers * (2 if cell == "lstm" else 1), batch)
         else:
             core = make_core(cell, features, hidden, layers)
-            learners[name] = WindowEngine(
-                core, ReadoutMSE(hidden, out), EngineConfig(lr=1e-4, **ENGINE_METHODS[method])
-            )
+            engine = WindowEngine(core, ReadoutMSE(hidden, out), EngineConfig(lr=1e-4, **ENGINE_METHODS[method]))
+            learners[name] = EngineHotPath(engine)
     return learners
 
 
@@ -209,8 +268,8 @@ def time_methods(
     windows = make_windows(windows_per_round, horizon, batch, features, out, reset_every)
     states = {m: learner.initial_state(batch) for m, learner in learners.items()}
     times = {m: [] for m in methods}
-    for round_index in range(rounds + 1):  # round 0 warms up
-        for method, learner in learners.items():
+    for round_index in range(rounds + 1):  # round 0 warms up; every other round runs the learners backwards
+        for method, learner in list(learners.items())[:: 1 if round_index % 2 else -1]:
             started = time.perf_counter()
             for window in windows_for(method, windows):
                 states[method], _ = learner.step(window, states[method])
@@ -237,6 +296,8 @@ def time_methods(
             floor = [t + m for t, m in zip(times["tbptt"], times["m_alone"])]
             record["floor_ratio"] = median_ratio(floor, times["tbptt"])
             record["above_floor"] = record["ratio_to_tbptt"] - record["floor_ratio"]
+        if method.startswith("dni") and "hand_dni" in times:
+            record["ratio_to_hand_dni"] = median_ratio(times[method], times["hand_dni"])
         if method + RESET_FREE in times:
             record["ratio_to_reset_free"] = median_ratio(times[method], times[method + RESET_FREE])
         records.append(record)
@@ -260,6 +321,33 @@ def count_methods(
                 state, _ = learner.step(window, state)
         record = describe(cell, hidden, layers, batch, horizon, reset_every, method)
         records.append({**record, **counter.summary(windows - warmup)})
+    return records
+
+
+def profile_methods(
+    cell, hidden, layers, batch, horizon, methods, reset_every=0, windows=40, warmup=10, features=32, out=32, top=12
+) -> list[dict]:
+    """Per-window self CPU time of every learner's ops under ``torch.profiler`` (after ``warmup`` windows)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    learners = make_learners(cell, hidden, layers, batch, features, out, methods)
+    stream = make_windows(windows, horizon, batch, features, out, reset_every)
+    records = []
+    for method, learner in learners.items():
+        state = learner.initial_state(batch)
+        mine = windows_for(method, stream)
+        for window in mine[:warmup]:
+            state, _ = learner.step(window, state)
+        with profile(activities=[ProfilerActivity.CPU]) as profiler:
+            for window in mine[warmup:]:
+                state, _ = learner.step(window, state)
+        events = [e for e in profiler.key_averages() if not e.key.startswith(("ProfilerStep", "[memory]"))]
+        per_window = windows - warmup
+        self_us = sorted(((e.key, e.self_cpu_time_total / per_window) for e in events), key=lambda kv: -kv[1])
+        record = describe(cell, hidden, layers, batch, horizon, reset_every, method)
+        record["self_cpu_us"] = sum(us for _, us in self_us)
+        record["top_self_cpu_us"] = {name: round(us, 1) for name, us in self_us[:top]}
+        records.append(record)
     return records
 
 
@@ -295,7 +383,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 
 def markdown(records: list[dict]) -> str:
     config = "| cell | H | layers | B | T | resets | method |"
-    lines = [config + " window ms (IQR) | ratio to hand-written | floor | ratio to reset-free |", "|---" * 11 + "|"]
+    lines = [
+        config + " window ms (IQR) | ratio to hand-written | floor | ratio to hand-written DNI | ratio to reset-free |",
+        "|---" * 12 + "|",
+    ]
     counts = [config + " ops | kernel ops | copies | dtype conv. | allocations | host syncs |", "|---" * 13 + "|"]
     for r in records:
         if "peak_bytes" in r:  # the memory table below
@@ -305,10 +396,10 @@ def markdown(records: list[dict]) -> str:
             f"{'yes' if r['resets'] else 'no'} | {r['method']} |"
         )
         if "window_ms" in r:
-            floor, reset_free = r.get("floor_ratio"), r.get("ratio_to_reset_free")
+            floor, hand, reset_free = r.get("floor_ratio"), r.get("ratio_to_hand_dni"), r.get("ratio_to_reset_free")
             lines.append(
                 f"{row} {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | {r['ratio_to_tbptt']:.3f} | "
-                f"{'' if floor is None else f'{floor:.3f}'} | "
+                f"{'' if floor is None else f'{floor:.3f}'} | {'' if hand is None else f'{hand:.3f}'} | "
                 f"{'' if reset_free is None else f'{reset_free:.3f}'} |"
             )
         elif "kernel_ops" in r:
@@ -327,7 +418,8 @@ def markdown(records: list[dict]) -> str:
     return "\n\n".join("\n".join(table) for table in tables)
 
 
-METHODS = ("tbptt", "m_alone", "bptt", "dni", "dni_aux", "dni_aux_steps")
+METHODS = ("tbptt", "m_alone", "hand_dni", "bptt", "dni", "dni_aux", "dni_aux_steps")
+GRU_METHODS = tuple(m for m in METHODS if m != "hand_dni")  # the hand-written DNI window is an LSTM's
 RESET_METHODS = ("tbptt", "bptt", "bptt" + RESET_FREE, "dni", "dni" + RESET_FREE)
 
 
@@ -336,6 +428,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="LSTM H=256 B=64 at T=8 and T=2, resets; < 2 min")
     parser.add_argument(
         "--count-ops", action="store_true", help="op counts per window instead of timings (valid on a loaded machine)"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="top ops by self CPU time per window (needs an idle machine)"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fairest on a shared machine)")
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds (default 8 with --quick, else 15)")
@@ -353,20 +448,26 @@ def main(argv=None) -> int:
     rounds, per_round = args.rounds or 8, 10
     memory_grid = [("dni", 1_000), ("dni", 10_000), ("full_bptt", 1_000), ("full_bptt", 10_000)]
     if not args.quick:
-        grid = [(cell, 256, 1, 64, horizon, 0, METHODS) for cell in ("lstm", "gru") for horizon in (2, 8, 32)]
+        grid = [
+            (cell, 256, 1, 64, horizon, 0, METHODS if cell == "lstm" else GRU_METHODS)
+            for cell in ("lstm", "gru")
+            for horizon in (2, 8, 32)
+        ]
         grid += [("lstm", 256, 2, 64, 8, 0, METHODS), ("lstm", 256, 1, 64, 8, 8, RESET_METHODS)]
         rounds, per_round = args.rounds or 15, 20
         memory_grid = [(m, s) for m in ("dni", "full_bptt") for s in (1_000, 10_000, 100_000)]
     records = []
     for cell, hidden, layers, batch, horizon, reset_every, methods in grid:
-        if args.count_ops:
+        if args.profile:
+            new = profile_methods(cell, hidden, layers, batch, horizon, methods, reset_every)
+        elif args.count_ops:
             new = count_methods(cell, hidden, layers, batch, horizon, methods, reset_every)
         else:
             new = time_methods(cell, hidden, layers, batch, horizon, rounds, per_round, methods, reset_every)
         for record in new:
             print(json.dumps(record), flush=True)
         records += new
-    for method, steps in [] if args.count_ops else memory_grid:
+    for method, steps in [] if args.count_ops or args.profile else memory_grid:
         record = {
             "method": method,
             "stream_steps": steps,
@@ -378,7 +479,7 @@ def main(argv=None) -> int:
         print(json.dumps(record), flush=True)
         records.append(record)
     print(markdown(records), file=sys.stderr)
-    output = args.output or (None if args.quick or args.count_ops else "results/bench.json")
+    output = args.output or (None if args.quick or args.count_ops or args.profile else "results/bench.json")
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(json.dumps(records, indent=1) + "\n")
