@@ -42,3 +42,12 @@ python -m scripts.sweep "${COMMON[@]}" --methods dni \
     --variant past16_sglr1e3_s1="$RL $PAST16 --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.97" \
     --variant past16_sglr3e3_s1="$RL $PAST16 --sg-lr 3e-3 --sg-scale 1 --bootstrap-discount 0.97" \
     --variant past16_sglr1e3_s05="$RL $PAST16 --sg-lr 1e-3 --sg-scale 0.5 --bootstrap-discount 0.97"
+# n-step targets that span the whole lag: --sg-target-windows 4 is 16 steps at T = 4 and 32 at T = 8,
+# M's target at a boundary is the real gradient of the next 16 (32) steps before any bootstrap, so the decision's
+# gradient on the cue reaches M's target exactly; M (reading the last inputs, cue included) must then predict it.
+python -m scripts.sweep "${COMMON[@]}" --methods dni \
+    --variant n4="$RL --sg-lr 1e-3 --sg-target-windows 4" \
+    --variant past16_n4="$RL $PAST16 --sg-lr 1e-3 --sg-target-windows 4" \
+    --variant past16_n4_s1="$RL $PAST16 --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.97 --sg-target-windows 4"
+python -m scripts.sweep "${COMMON[@]}" --horizons 8 --methods dni \
+    --variant lag32_past32_n4_s1="$RL32 --sg-context past_inputs --context-steps 32 --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.97 --sg-target-windows 4"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Screening for issue 16's 3x target at T = 2 on copy (docs/RESULTS.md section 6.10): a wider core. With exact
+# gradients over whole sequences the LSTM 128 tops out near N = 7-8 within the budget, and LSTM 256 lifts that
+# ceiling (section 6.5), so dni past16 at N = 7 may be at the learner's limit rather than M's. dni past16 and
+# bptt with LSTM 256, seed 0, T = 2, 8M samples. Resumable, like every sweep.
+#   bash scripts/screen_width.sh [LOGDIR [TASK]]      (~30 CPU-minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOGDIR=${1:-logs}
+TASK=${2:-copy}
+PAST16="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
+COMMON=(--name "screen_width_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} --seeds 0
+        --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000)
+python -m scripts.sweep "${COMMON[@]}" --methods dni --variant past16_h256="$PAST16 --hidden 256" -- --probe-every 500
+python -m scripts.sweep "${COMMON[@]}" --methods bptt --variant h256="--hidden 256"
