@@ -5,7 +5,7 @@
 # comes ~5 boundaries after its input, so the levers are a longer discount, n-step targets (real backprop over
 # n windows before the bootstrap), a target copy of M, and M's learning rate. Copy, seed 0, T = 2, 8M samples
 # (the issue's budget, so seed 0 is one of the three seeds of the winner). Resumable, like every sweep.
-#   bash scripts/screen_reach.sh [LOGDIR [TASK]]      (two runs at a time, one thread each; ~35 min)
+#   bash scripts/screen_reach.sh [LOGDIR [TASK]]      (two runs at a time, one thread each; ~70 min)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
@@ -19,4 +19,10 @@ python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "
     --variant past16_sglr3e4="$PAST16 --sg-lr 3e-4" \
     --variant past16_ema="$PAST16 --sg-target-ema 0.01" \
     --variant past16_disc098="${PAST16/0.9/0.98}" \
+    -- --probe-every 500
+# Round 2: 4-window targets gave the one step up (N = 8); 8-window targets (16 steps of real backprop, the whole
+# gap between a bit's input and its output at N = 8) cost about twice as much again.
+python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
+    --seeds 0 --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
+    --variant past16_nstep8="$PAST16 --sg-target-windows 8" \
     -- --probe-every 500
