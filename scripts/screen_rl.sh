@@ -51,3 +51,13 @@ python -m scripts.sweep "${COMMON[@]}" --methods dni \
     --variant past16_n4_s1="$RL $PAST16 --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.97 --sg-target-windows 4"
 python -m scripts.sweep "${COMMON[@]}" --horizons 8 --methods dni \
     --variant lag32_past32_n4_s1="$RL32 --sg-context past_inputs --context-steps 32 --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.97 --sg-target-windows 4"
+# 4-window targets alone (n4) lift lag 16 at T = 4 off chance: their variations, and lag 32 at T = 8 without the
+# lookback. The past-input context, which copy needed, did not help here (past16_n4 stays at chance).
+python -m scripts.sweep "${COMMON[@]}" --methods dni \
+    --variant n4_d97="$RL --sg-lr 1e-3 --sg-target-windows 4 --bootstrap-discount 0.97" \
+    --variant n4_s1="$RL --sg-lr 1e-3 --sg-target-windows 4 --sg-scale 1 --bootstrap-discount 0.97" \
+    --variant n8="$RL --sg-lr 1e-3 --sg-target-windows 8" \
+    --variant n4_sglr1e4="$RL --sg-target-windows 4"
+python -m scripts.sweep "${COMMON[@]}" --horizons 8 --methods dni \
+    --variant lag32_n4="$RL32 --sg-lr 1e-3 --sg-target-windows 4" \
+    --variant lag32_n4_d97="$RL32 --sg-lr 1e-3 --sg-target-windows 4 --bootstrap-discount 0.97"
