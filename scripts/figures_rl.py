@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from scripts.records import EXTRA_COLORS, METHOD_COLORS
@@ -9,11 +10,16 @@ from scripts.records import EXTRA_COLORS, METHOD_COLORS
 
 def method_styles(methods: list[str]) -> dict[str, tuple[str, str]]:
     """``(colour, linestyle)`` per row: a plain method in its own colour, solid; a variant (``"bptt (rtu)"``)
-    in a colour of its own, dashed, so that no two rows share a line."""
-    extra, styles = iter(EXTRA_COLORS * 4), {}
+    in a colour and a broken line style of its own, so that no two rows share a line (up to three times as many
+    variants as there are extra colours; a screening with more cycles through them again)."""
+    extra = itertools.cycle(itertools.product(("--", ":", "-."), EXTRA_COLORS))
+    styles = {}
     for method in methods:
-        plain = method in METHOD_COLORS
-        styles[method] = (METHOD_COLORS[method] if plain else next(extra), "-" if plain else "--")
+        if method in METHOD_COLORS:
+            styles[method] = (METHOD_COLORS[method], "-")
+        else:
+            linestyle, colour = next(extra)
+            styles[method] = (colour, linestyle)
     return styles
 
 

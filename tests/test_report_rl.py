@@ -73,3 +73,13 @@ def test_replace_env_drops_an_older_grid_of_that_env(tmp_path):
         ("dni_rnn/MemoryChain-v0", "bptt"),
         ("dni_rnn/RepeatPreviousEasy-v0", "dni"),
     }
+
+
+def test_every_row_of_a_large_screening_gets_a_line_style():
+    from scripts.figures_rl import method_styles
+    from scripts.records import EXTRA_COLORS
+
+    variants = [f"dni (v{i})" for i in range(3 * len(EXTRA_COLORS) + 5)]  # more than there are distinct styles
+    styles = method_styles(["bptt", "dni", *variants])
+    assert styles["dni"][1] == "-" and all(styles[v][1] != "-" for v in variants)
+    assert len({styles[v] for v in variants[: 3 * len(EXTRA_COLORS)]}) == 3 * len(EXTRA_COLORS)
