@@ -18,9 +18,11 @@ Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dn
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
 perfect engine would score if the two pieces cost in one window what they cost apart, and ``above_floor`` =
 ``ratio_to_tbptt - floor_ratio``. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
-(:class:`HandWrittenDNI`), and ``ratio_to_hand_dni`` is the engine's own glue against it. The engine is timed
-as the training loop steps it between log windows (``collect_metrics=False``); the order of the learners is
-reversed every other round, so that no learner always runs after the same one. With scattered resets, ``ratio_to_reset_free`` compares the same learner on the same windows without resets.
+(:class:`HandWrittenDNI`), and ``ratio_to_hand_dni`` is, for ``dni``, the engine's own glue against it (for
+``dni_aux``, what the aux head costs on top of a hand-written ``dni``). The engine is timed as the training loop
+steps it between log windows (``collect_metrics=False``); the order of the learners is reversed every other
+round, so that no learner always runs after the same one. With scattered resets, ``ratio_to_reset_free``
+compares the same learner on the same windows without resets.
 
 Op counts (``--count-ops``) do not depend on the machine's load: an ``OpCounter`` (a ``TorchDispatchMode``)
 sees every aten op that reaches a kernel, forward, backward and optimisers (a fused RNN kernel is one op).
@@ -99,6 +101,8 @@ class HandWrittenDNI(HandWrittenTBPTT):
     ``s_T``'s gradient, ``delta_0`` read from ``s_0.grad``, ``M`` regressed on it (clip, fused Adam). LSTM only."""
 
     def __init__(self, cell: str, features: int, hidden: int, layers: int, out: int, lr: float, scale: float = 0.1):
+        if cell != "lstm":
+            raise ValueError(f"HandWrittenDNI is an LSTM's window, got cell {cell!r}")
         super().__init__(cell, features, hidden, layers, out, lr)
         self.module = nn.Linear(2 * hidden * layers, 2 * hidden * layers)
         self.sg_params = list(self.module.parameters())
@@ -407,9 +411,18 @@ def markdown(records: list[dict]) -> str:
                 f"{row} {r['ops']:.0f} | {r['kernel_ops']:.0f} | {r['copies']:.0f} | "
                 f"{r['dtype_conversions']:.0f} | {r['allocations']:.0f} | {r['host_syncs']:.0f} |"
             )
+    profiles = [config + " self CPU us per window | top ops (us per window) |", "|---" * 9 + "|"]
+    for r in records:
+        if "self_cpu_us" in r:
+            top = ", ".join(f"{name} {us:.0f}" for name, us in list(r["top_self_cpu_us"].items())[:5])
+            profiles.append(
+                f"| {r['cell']} | {r['hidden']} | {r['layers']} | {r['batch']} | {r['horizon']} | "
+                f"{'yes' if r['resets'] else 'no'} | {r['method']} | {r['self_cpu_us']:.0f} | {top} |"
+            )
     memory = [r for r in records if "peak_bytes" in r]
     tables = [lines] if len(lines) > 2 else []
     tables += [counts] if len(counts) > 2 else []
+    tables += [profiles] if len(profiles) > 2 else []
     if memory:
         tables.append(
             ["| method | stream steps | peak memory (MiB) |", "|---|---|---|"]
@@ -435,7 +448,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fairest on a shared machine)")
     parser.add_argument("--rounds", type=int, default=None, help="timing rounds (default 8 with --quick, else 15)")
     parser.add_argument(
-        "--output", default=None, help="JSON output (default results/bench.json; none with --quick or --count-ops)"
+        "--output",
+        default=None,
+        help="JSON output (default results/bench.json; none with --quick, --count-ops or --profile)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -2,7 +2,7 @@
 # Issue 11: dni with 4-window targets (--sg-target-windows 4, M's Adam 1e-3; docs/RL.md screening) on the
 # MemoryChain grid of scripts/evidence_rl.sh (same sweep, budget and setting: 256 envs, LSTM 64, Adam 3e-3,
 # 3 seeds, 3.07M env steps), so that it is one more row of the same table. At T = 4 the 4 windows span 16 steps:
-# M's target carries the decision's real gradient back over a whole lag-16 episode before it bootstraps.
+# M's target carries the decision's real gradient back across a lag of 16 before it bootstraps.
 # The lags that decide k* go first. Resumable like every sweep.
 #   bash scripts/evidence_rl_nstep.sh [LOGDIR]     (JOBS=1 for one run at a time; ~75 s per run)
 set -euo pipefail

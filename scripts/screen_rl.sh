@@ -61,3 +61,5 @@ python -m scripts.sweep "${COMMON[@]}" --methods dni \
 python -m scripts.sweep "${COMMON[@]}" --horizons 8 --methods dni \
     --variant lag32_n4="$RL32 --sg-lr 1e-3 --sg-target-windows 4" \
     --variant lag32_n4_d97="$RL32 --sg-lr 1e-3 --sg-target-windows 4 --bootstrap-discount 0.97"
+# Seeds 1 and 2 of n4 (argparse keeps the last --seeds).
+python -m scripts.sweep "${COMMON[@]}" --seeds 1 2 --methods dni --variant n4="$RL --sg-lr 1e-3 --sg-target-windows 4"

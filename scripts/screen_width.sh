@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Screening for issue 16's 3x target at T = 2 on copy (docs/RESULTS.md section 6.10): a wider core. With exact
-# gradients over whole sequences the LSTM 128 tops out near N = 7-8 within the budget, and LSTM 256 lifts that
-# ceiling (section 6.5), so dni past16 at N = 7 may be at the learner's limit rather than M's. dni past16 and
-# bptt with LSTM 256, seed 0, T = 2, 8M samples. Resumable, like every sweep.
+# gradients over whole sequences (bptt T = 64) the LSTM 128 reached N = 7 in 4.1M samples at Adam 3e-3, and
+# LSTM 256 lifted that ceiling (section 6.5), so dni past16 at N = 7 may be at the learner's limit rather than
+# M's. dni past16 with LSTM 256, and its 3x baseline, truncated bptt at T = 2 with LSTM 256 (the engine's
+# default Adam 3e-3; bptt at 1e-3 was no better, section 6.2); seed 0, 8M samples. Resumable, like every sweep.
 #   bash scripts/screen_width.sh [LOGDIR [TASK]]      (~30 CPU-minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -79,7 +79,7 @@ def test_every_row_of_a_large_screening_gets_a_line_style():
     from scripts.figures_rl import method_styles
     from scripts.records import EXTRA_COLORS
 
-    variants = [f"dni (v{i})" for i in range(3 * len(EXTRA_COLORS) + 5)]  # more than there are distinct styles
+    variants = [f"dni (v{i})" for i in range(4 * len(EXTRA_COLORS) + 1)]  # more than the old 4 rounds of colours
     styles = method_styles(["bptt", "dni", *variants])
     assert styles["dni"][1] == "-" and all(styles[v][1] != "-" for v in variants)
     assert len({styles[v] for v in variants[: 3 * len(EXTRA_COLORS)]}) == 3 * len(EXTRA_COLORS)
