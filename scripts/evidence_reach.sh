@@ -6,6 +6,7 @@
 # Resumable; two copies may run at once, one run each:
 #   JOBS=1 bash scripts/evidence_reach.sh logs copy 1 2 & JOBS=1 bash scripts/evidence_reach.sh logs copy 2 1
 #   bash scripts/evidence_reach.sh [LOGDIR [TASK [SEED ...]]]      (~15 / ~25 CPU-minutes per run, n = 4 / 8)
+#   NS=4 HORIZONS="2 3" bash scripts/evidence_reach.sh logs repeat_copy 0      (one n, other T, another task)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
@@ -14,7 +15,7 @@ SEEDS=("${@:3}")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
 PAST16="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
 code=0
-for n in 4 8; do  # a run held by another copy of this script fails here and is left to it
+for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
         --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
         --variant past16_nstep$n="$PAST16 --sg-target-windows $n" \

@@ -15,6 +15,6 @@ COMMON=(--logdir "$LOGDIR" --name rl_horizon --tasks rl --seeds 0 1 2 --batch-si
         --budget-samples 3072000 --methods dni --variant n4="$N4")
 code=0
 python -m scripts.sweep "${COMMON[@]}" --horizons 4 --vary memory-length=16,8,32 -- $RL || code=$?
-python -m scripts.sweep "${COMMON[@]}" --horizons 8 --vary memory-length=16,32 -- $RL || { [ $code != 0 ] || code=$?; }
+python -m scripts.sweep "${COMMON[@]}" --horizons 8 --vary memory-length=8,16,32 -- $RL || { [ $code != 0 ] || code=$?; }
 python -m scripts.sweep "${COMMON[@]}" --horizons 4 8 --vary memory-length=4,64 -- $RL || { [ $code != 0 ] || code=$?; }
 exit $code
