@@ -308,23 +308,31 @@ def time_methods(
     return records
 
 
-def count_methods(
-    cell, hidden, layers, batch, horizon, methods, reset_every=0, windows=6, warmup=2, features=32, out=32
-) -> list[dict]:
-    """Per-window op counts of every learner (after ``warmup`` windows, so optimiser state exists)."""
+def warmed_up(cell, hidden, layers, batch, horizon, methods, reset_every, windows, warmup, features, out):
+    """Yield ``(method, learner, state, windows left)`` for every learner after ``warmup`` windows (so that
+    optimiser state exists), for the op counts and the profile."""
     learners = make_learners(cell, hidden, layers, batch, features, out, methods)
     stream = make_windows(windows, horizon, batch, features, out, reset_every)
-    records = []
     for method, learner in learners.items():
         state = learner.initial_state(batch)
         mine = windows_for(method, stream)
         for window in mine[:warmup]:
             state, _ = learner.step(window, state)
+        yield method, learner, state, mine[warmup:]
+
+
+def count_methods(
+    cell, hidden, layers, batch, horizon, methods, reset_every=0, windows=6, warmup=2, features=32, out=32
+) -> list[dict]:
+    """Per-window op counts of every learner (after ``warmup`` windows)."""
+    records = []
+    setting = (cell, hidden, layers, batch, horizon, methods, reset_every, windows, warmup, features, out)
+    for method, learner, state, measured in warmed_up(*setting):
         with OpCounter() as counter:
-            for window in mine[warmup:]:
+            for window in measured:
                 state, _ = learner.step(window, state)
         record = describe(cell, hidden, layers, batch, horizon, reset_every, method)
-        records.append({**record, **counter.summary(windows - warmup)})
+        records.append({**record, **counter.summary(len(measured))})
     return records
 
 
@@ -334,20 +342,14 @@ def profile_methods(
     """Per-window self CPU time of every learner's ops under ``torch.profiler`` (after ``warmup`` windows)."""
     from torch.profiler import ProfilerActivity, profile
 
-    learners = make_learners(cell, hidden, layers, batch, features, out, methods)
-    stream = make_windows(windows, horizon, batch, features, out, reset_every)
     records = []
-    for method, learner in learners.items():
-        state = learner.initial_state(batch)
-        mine = windows_for(method, stream)
-        for window in mine[:warmup]:
-            state, _ = learner.step(window, state)
+    setting = (cell, hidden, layers, batch, horizon, methods, reset_every, windows, warmup, features, out)
+    for method, learner, state, measured in warmed_up(*setting):
         with profile(activities=[ProfilerActivity.CPU]) as profiler:
-            for window in mine[warmup:]:
+            for window in measured:
                 state, _ = learner.step(window, state)
         events = [e for e in profiler.key_averages() if not e.key.startswith(("ProfilerStep", "[memory]"))]
-        per_window = windows - warmup
-        self_us = sorted(((e.key, e.self_cpu_time_total / per_window) for e in events), key=lambda kv: -kv[1])
+        self_us = sorted(((e.key, e.self_cpu_time_total / len(measured)) for e in events), key=lambda kv: -kv[1])
         record = describe(cell, hidden, layers, batch, horizon, reset_every, method)
         record["self_cpu_us"] = sum(us for _, us in self_us)
         record["top_self_cpu_us"] = {name: round(us, 1) for name, us in self_us[:top]}

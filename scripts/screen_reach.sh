@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 TASK=${2:-copy}
 PAST16="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
-python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
-    --seeds 0 --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
+read -r -a HORIZON_LIST <<< "${HORIZONS:-2}"
+COMMON=(--name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons "${HORIZON_LIST[@]}" --seeds 0
+        --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni)
+python -m scripts.sweep "${COMMON[@]}" \
     --variant past16_disc095="${PAST16/0.9/0.95}" \
     --variant past16_nstep2="$PAST16 --sg-target-windows 2" \
     --variant past16_nstep4="$PAST16 --sg-target-windows 4" \
@@ -22,7 +24,5 @@ python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "
     -- --probe-every 500
 # Round 2: 4-window targets gave the one step up (N = 8); 8-window targets (16 steps of real backprop, the whole
 # gap between a bit's input and its output at N = 8) cost about twice as much again.
-python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
-    --seeds 0 --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
-    --variant past16_nstep8="$PAST16 --sg-target-windows 8" \
+python -m scripts.sweep "${COMMON[@]}" --variant past16_nstep8="$PAST16 --sg-target-windows 8" \
     -- --probe-every 500

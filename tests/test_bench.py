@@ -37,3 +37,14 @@ def test_hand_written_dni_window_matches_the_engine_as_timed():
 def test_hand_written_dni_is_an_lstm_window():
     with pytest.raises(ValueError, match="LSTM"):
         HandWrittenDNI("gru", 3, 8, 1, 3, lr=1e-3)
+
+
+def test_op_counts_see_the_guard_as_the_engines_one_host_sync():
+    from scripts.bench import count_methods, profile_methods
+
+    counts = {r["method"]: r for r in count_methods("lstm", 8, 1, 4, 2, ("tbptt", "hand_dni", "dni"), windows=4)}
+    assert counts["tbptt"]["host_syncs"] == counts["hand_dni"]["host_syncs"] == 0
+    assert counts["dni"]["host_syncs"] == 1
+    assert counts["dni"]["ops"] > counts["hand_dni"]["ops"] > counts["tbptt"]["ops"]
+    profiled = profile_methods("lstm", 8, 1, 4, 2, ("dni",), windows=4, warmup=2, top=3)
+    assert profiled[0]["self_cpu_us"] > 0 and len(profiled[0]["top_self_cpu_us"]) == 3
