@@ -9,21 +9,18 @@
 #   HORIZONS="2 3" CONTROL=0 bash scripts/evidence_context.sh logs repeat_copy   (some T only, no control)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LOGDIR=${1:-logs}
-TASK=${2:-copy}
-SEEDS=("${@:3}")
-[ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
-PAST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
+source scripts/settings.sh
+sweep_arguments "$@"
 COMMON=(--logdir "$LOGDIR" --name "evidence_context_$TASK" --tasks "$TASK" --seeds "${SEEDS[@]}" --batch-size 32
         --jobs "${JOBS:-2}" --threads 1 --methods dni --budget-samples 8192000)
 read -r -a HORIZON_LIST <<< "${HORIZONS:-2 3 4 5}"
 # A run held by another copy of this script fails here and is left to it: the control still runs, and the
 # script's exit code is that of the first sweep that failed.
 code=0
-python -m scripts.sweep "${COMMON[@]}" --horizons "${HORIZON_LIST[@]}" --variant past16="$PAST" -- --probe-every 500 \
+python -m scripts.sweep "${COMMON[@]}" --horizons "${HORIZON_LIST[@]}" --variant past16="$PAST16" -- --probe-every 500 \
     || code=$?
 if [ "${CONTROL:-1}" = 1 ]; then
-    python -m scripts.sweep "${COMMON[@]}" --horizons 3 --variant past16_shuffled="$PAST --sg-shuffle" -- --probe-every 500 \
+    python -m scripts.sweep "${COMMON[@]}" --horizons 3 --variant past16_shuffled="$PAST16 --sg-shuffle" -- --probe-every 500 \
         || { [ $code != 0 ] || code=$?; }
 fi
 exit $code

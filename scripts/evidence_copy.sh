@@ -9,11 +9,8 @@
 #   two runs at a time, one thread each: ~45 minutes on 2 cores for copy and 3 seeds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LOGDIR=${1:-logs}
-TASK=${2:-copy}
-SEEDS=("${@:3}")
-[ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
-BEST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9"
+source scripts/settings.sh
+sweep_arguments "$@"
 COMMON=(--logdir "$LOGDIR" --tasks "$TASK" --horizons 2 3 4 5 --seeds "${SEEDS[@]}" --batch-size 32 --jobs 2 --threads 1)
 
 python -m scripts.sweep --name "evidence_$TASK" "${COMMON[@]}" --methods dni --budget-samples 8192000 \

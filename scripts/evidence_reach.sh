@@ -9,11 +9,8 @@
 #   NS=4 HORIZONS="2 3" bash scripts/evidence_reach.sh logs repeat_copy 0      (one n, other T, another task)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LOGDIR=${1:-logs}
-TASK=${2:-copy}
-SEEDS=("${@:3}")
-[ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
-PAST16="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
+source scripts/settings.sh
+sweep_arguments "$@"
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \

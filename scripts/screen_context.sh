@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 TASK=${2:-copy}
-BEST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9"
+source scripts/settings.sh
 COMMON=(--logdir "$LOGDIR" --tasks "$TASK" --horizons 2 3 --seeds 0 --batch-size 32 --jobs ${JOBS:-2} --threads 1
         --budget-samples 4096000)
 python -m scripts.sweep --name "screen_context_$TASK" "${COMMON[@]}" --methods dni \
@@ -18,7 +18,6 @@ python -m scripts.sweep --name "screen_context_$TASK" "${COMMON[@]}" --methods d
     --variant best_past32="$BEST --sg-context past_inputs --context-steps 32" \
     -- --probe-every 500
 # Round 2, on top of best_past16: an MLP M, the faster core of section 1, and the default engine setting.
-PAST16="$BEST --sg-context past_inputs --context-steps 16"
 python -m scripts.sweep --name "screen_context_$TASK" "${COMMON[@]}" --methods dni \
     --variant past16_mlp="$PAST16 --sg-hidden 256" \
     --variant past16_lr3e3="--lr 3e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16" \

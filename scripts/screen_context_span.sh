@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 TASK=${2:-repeat_copy}
-BEST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs"
+source scripts/settings.sh
 python -m scripts.sweep --name "screen_context_span_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2 3} \
     --seeds 0 --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
-    --variant past48="$BEST --context-steps 48" \
+    --variant past48="$BEST --sg-context past_inputs --context-steps 48" \
     -- --probe-every 500

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 TASK=${2:-copy}
-PAST16="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
+source scripts/settings.sh
 read -r -a HORIZON_LIST <<< "${HORIZONS:-2}"
 COMMON=(--name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons "${HORIZON_LIST[@]}" --seeds 0
         --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni)

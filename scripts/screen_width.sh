@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 TASK=${2:-copy}
-PAST16="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9 --sg-context past_inputs --context-steps 16"
+source scripts/settings.sh
 COMMON=(--name "screen_width_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} --seeds 0
         --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000)
 python -m scripts.sweep "${COMMON[@]}" --methods dni --variant past16_h256="$PAST16 --hidden 256" -- --probe-every 500
