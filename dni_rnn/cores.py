@@ -134,17 +134,54 @@ def computes_full_gradient(core: nn.Module) -> bool:
     return any(getattr(module, "computes_full_gradient", False) for module in core.modules())
 
 
+def chrono_init_(rnn: nn.RNNBase, max_steps: int) -> None:
+    """Chrono initialisation (Tallec & Ollivier, ICLR 2018) of an ``nn.LSTM`` / ``nn.GRU``'s gate biases, in place.
+
+    Each unit's keep gate starts with a time constant drawn between 1 and ``max_steps - 1`` steps: an LSTM's
+    forget-gate bias ``b_f = log(u)``, ``u ~ U(1, max_steps - 1)``, its input-gate bias ``-b_f``; a GRU's update
+    gate (``z``, the weight of the old state in torch's ``h' = (1 - z) n + z h``) ``log(u)``. torch's default
+    biases are ~0, a keep gate of ~0.5: the state halves every step until the gates learn otherwise. The bias
+    sits in ``bias_ih``; the gate's part of ``bias_hh`` is zeroed (only their sum counts). Draws use torch's
+    global generator, as the weights' own initialisation does.
+    """
+    if rnn.mode not in ("LSTM", "GRU"):
+        raise ValueError(f"chrono initialisation is for LSTM and GRU cores, got {rnn.mode}")
+    if max_steps < 3:
+        raise ValueError(
+            f"chrono initialisation needs max_steps >= 3 (time constants in [1, max_steps - 1]), got {max_steps}"
+        )
+    hidden = rnn.hidden_size
+    keep = slice(hidden, 2 * hidden)  # LSTM gates i, f, g, o; GRU gates r, z, n: the keep gate is the second
+    with torch.no_grad():
+        for layer in range(rnn.num_layers):
+            bias_ih, bias_hh = getattr(rnn, f"bias_ih_l{layer}"), getattr(rnn, f"bias_hh_l{layer}")
+            log_time = torch.empty(hidden, dtype=bias_ih.dtype).uniform_(1, max_steps - 1).log_().to(bias_ih.device)
+            bias_ih[keep] = log_time
+            bias_hh[keep] = 0
+            if rnn.mode == "LSTM":
+                bias_ih[:hidden] = -log_time
+                bias_hh[:hidden] = 0
+
+
 def make_core(
-    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False, chrono_steps: int = 0
 ) -> nn.Module:
-    """Build an ``lstm``, ``gru`` or ``rtu`` (:mod:`dni_rnn.rtu`, exact RTRL) core by name (the CLI's ``--cell``)."""
+    """Build an ``lstm``, ``gru`` or ``rtu`` (:mod:`dni_rnn.rtu`, exact RTRL) core by name (the CLI's ``--cell``);
+    ``chrono_steps > 0``: :func:`chrono_init_` of an LSTM's or GRU's gate biases for that many steps."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
     if min(input_size, hidden_size, num_layers) < 1:
         raise ValueError(
             f"input size, hidden size and layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}"
         )
-    return CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first)
+    if chrono_steps in (1, 2) or chrono_steps < 0:
+        raise ValueError(f"chrono steps must be 0 (off) or >= 3, got {chrono_steps}")
+    core = CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first)
+    if chrono_steps:
+        if not isinstance(core, RNNCore):
+            raise ValueError(f"chrono initialisation is for the lstm and gru cells, got {cell!r}")
+        chrono_init_(core.rnn, chrono_steps)
+    return core
 
 
 class EncodedCore(nn.Module):

@@ -125,7 +125,9 @@ class Task:
         self.generator = torch.Generator(device=device).manual_seed(run.seed)
 
     def build_core(self) -> nn.Module:
-        return make_core(self.run.cell, self.input_size, self.run.hidden, self.run.layers)
+        return make_core(
+            self.run.cell, self.input_size, self.run.hidden, self.run.layers, chrono_steps=self.run.chrono_steps
+        )
 
     def build_head(self, core_output_size: int) -> Head:
         raise NotImplementedError

@@ -53,6 +53,12 @@ class TrainConfig:
     )
     hidden: int = option(128, "Hidden units per layer.", low=1)
     layers: int = option(1, "Stacked recurrent layers.", low=1)
+    chrono_steps: int = option(
+        0,
+        "Chrono initialisation (Tallec & Ollivier 2018) of the lstm / gru gate biases: keep-gate time constants "
+        "drawn in [1, this - 1] steps (>= 3); 0: torch's initialisation.",
+        low=0,
+    )
     seed: int = option(0, "Seed of every random number generator of the run.", low=0, high=2**32 - 1)
     device: str = option("auto", "auto (cuda when present), cpu or cuda.", choices=DEVICES)
     threads: int = option(0, "torch intra-op threads; 0 keeps torch's default.", low=0)

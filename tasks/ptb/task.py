@@ -160,7 +160,14 @@ class PTBTask(Task):
     def build_core(self) -> nn.Module:
         embedding = nn.Embedding(self.vocab_size, self.options.embedding)
         return EncodedCore(
-            embedding, make_core(self.run.cell, self.options.embedding, self.run.hidden, self.run.layers)
+            embedding,
+            make_core(
+                self.run.cell,
+                self.options.embedding,
+                self.run.hidden,
+                self.run.layers,
+                chrono_steps=self.run.chrono_steps,
+            ),
         )
 
     def build_head(self, core_output_size: int) -> CharHead:

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Issue 11: chrono initialisation of the LSTM's gate biases (--chrono-steps 64: forget-gate time constants in
+# [1, 63] steps, Tallec & Ollivier 2018) on the MemoryChain grid of scripts/evidence_rl.sh (same sweep, budget and
+# setting: 256 envs, LSTM 64, Adam 3e-3, M's Adam 1e-4, 3 seeds, 3.07M env steps), as rows of the same table:
+# dni, truncated bptt (its baseline) and full-episode bptt (the LSTM learner's upper bound), each with chrono.
+# The lags that decide k* go first. Resumable like every sweep; two copies may run at once (a run held by the
+# other is refused and left to it; the exit code is that of the first sweep that failed).
+#   bash scripts/evidence_rl_chrono.sh [LOGDIR]     (JOBS=1 for one run at a time; ~30-60 s per run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOGDIR=${1:-logs}
+RL="--hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps ${CHRONO_STEPS:-64}"
+COMMON=(--logdir "$LOGDIR" --name rl_horizon --tasks rl --seeds 0 1 2 --batch-size 256 --jobs "${JOBS:-2}" --threads 1
+        --budget-samples 3072000)
+code=0
+fail() { [ $code != 0 ] || code=$1; }
+python -m scripts.sweep "${COMMON[@]}" --methods dni --variant chrono= --horizons 4 8 --vary memory-length=16,32 -- $RL || fail $?
+python -m scripts.sweep "${COMMON[@]}" --methods bptt --variant chrono= --horizons 4 8 --vary memory-length=8,16 -- $RL || fail $?
+python -m scripts.sweep "${COMMON[@]}" --methods dni bptt --variant chrono= --horizons 4 8 --vary memory-length=4,8,16,32,64 \
+    -- $RL || fail $?
+for lag in 16 32 64; do  # full-episode bptt (windows of lag + 2 hold one episode each), as in evidence_rl.sh
+    python -m scripts.sweep "${COMMON[@]}" --horizons $((lag + 2)) --methods bptt \
+        --variant episode_chrono="--memory-length $lag" -- $RL || fail $?
+done
+exit $code
