@@ -2,7 +2,8 @@
 # Issue 11: chrono initialisation of the LSTM's gate biases (--chrono-steps 64: forget-gate time constants in
 # [1, 63] steps, Tallec & Ollivier 2018) on the MemoryChain grid of scripts/evidence_rl.sh (same sweep, budget and
 # setting: 256 envs, LSTM 64, Adam 3e-3, M's Adam 1e-4, 3 seeds, 3.07M env steps), as rows of the same table:
-# dni, truncated bptt (its baseline) and full-episode bptt (the LSTM learner's upper bound), each with chrono.
+# dni, truncated bptt (its baseline) and full-episode bptt (the LSTM learner's upper bound), each with chrono;
+# then RepeatPrevious and CartPole.
 # The lags that decide k* go first. Resumable like every sweep; two copies may run at once (a run held by the
 # other is refused and left to it; the exit code is that of the first sweep that failed).
 #   bash scripts/evidence_rl_chrono.sh [LOGDIR]     (JOBS=1 for one run at a time; ~30-60 s per run)
@@ -22,4 +23,13 @@ for lag in 16 32 64; do  # full-episode bptt (windows of lag + 2 hold one episod
     python -m scripts.sweep "${COMMON[@]}" --horizons $((lag + 2)) --methods bptt \
         --variant episode_chrono="--memory-length $lag" -- $RL || fail $?
 done
+# The other environments of evidence_rl.sh with chrono: RepeatPrevious-Medium (the lag-31 target at T = 8) and the
+# no-regression checks, RepeatPrevious-Easy and position-only CartPole.
+ENVS=(--logdir "$LOGDIR" --tasks rl --batch-size 256 --jobs "${JOBS:-2}" --threads 1 --horizons 8 --variant chrono=)
+python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --seeds 0 1 2 --budget-samples 4096000 --methods dni bptt \
+    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL || fail $?
+python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" --seeds 0 1 --budget-samples 2048000 --methods dni \
+    -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $RL || fail $?
+python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" --seeds 0 1 --budget-samples 3072000 --methods dni \
+    -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL || fail $?
 exit $code
