@@ -19,7 +19,7 @@ Outputs:
   ``sg_online_cosine``, the mean of ``charts/sg_online_cosine`` over the last third of the run. Records of
   the sweeps reported replace older records with the same ``(env, lag, method, horizon, seed, metric)``;
   ``--replace-env ENV`` drops every older record of ENV first (a new grid replaces an old one).
-  A run whose variant includes ``episode`` (windows of one whole episode, ``T = lag + 2``) gets the
+  A run whose variant includes ``episode`` or ``episode_...`` (windows of one whole episode, ``T = lag + 2``) gets the
   horizon 0, shown as ``T=episode``: one column for every lag.
 * Markdown (stdout, and between ``<!-- rl-results:start -->`` and ``<!-- rl-results:end -->`` of
   ``--markdown`` when given): for MemoryChain, ``k*`` = the largest lag whose success rate, averaged over
@@ -88,7 +88,7 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
             "lag": int(lag) if lag is not None and not math.isnan(lag) else None,
             "method": summary["method"] + (f" ({variant})" if variant else ""),
             "variant": variant,
-            "horizon": EPISODE if "episode" in variant.split("__") else summary["horizon"],
+            "horizon": EPISODE if is_full_episode(variant) else summary["horizon"],
             "window": summary["horizon"],
             "seed": summary["seed"],
             "budget_samples": budget,
@@ -137,6 +137,11 @@ def lag_table(caption: str, cell_text, methods: list[str], horizons: list[int], 
             if any(row):
                 lines.append(f"| {method} | {horizon_label(h)} | " + " | ".join(row) + " |")
     return lines
+
+
+def is_full_episode(variant: str) -> bool:
+    """A full-episode run's variant is ``episode`` or starts with ``episode_`` (``episode_chrono``)."""
+    return any(part == "episode" or part.startswith("episode_") for part in variant.split("__"))
 
 
 def horizon_label(horizon: int) -> str:

@@ -24,6 +24,7 @@ def test_variants_are_rows_and_full_episode_runs_one_column(tmp_path):
         write_run(sweep, f"rl__bptt__T4__s{seed}__memory-length16__rtu", "bptt", 4, seed, 16, 0.95 + 0.01 * seed)
         write_run(sweep, f"rl__bptt__T4__s{seed}__memory-length8__rtu", "bptt", 4, seed, 8, 1.0)
         write_run(sweep, f"rl__bptt__T18__s{seed}__episode", "bptt", 18, seed, 16, 1.0)
+        write_run(sweep, f"rl__bptt__T34__s{seed}__episode_chrono", "bptt", 34, seed, 32, 0.97)
     write_run(sweep, "rl__dni__T4__s0__memory-length16__levers", "dni", 4, 0, 16, 0.92)  # one seed only
     results, page = tmp_path / "rl.json", tmp_path / "RL.md"
     assert report_rl.main(["--sweep", str(sweep), "--results", str(results), "--figure", str(tmp_path / "f.png"),
@@ -33,10 +34,17 @@ def test_variants_are_rows_and_full_episode_runs_one_column(tmp_path):
     assert "| bptt |  | - (-/-) |" in text  # lag 16 at T = 4 is not solved by plain bptt
     assert "| bptt (rtu) |  | 16 (16/16) |" in text
     assert "| bptt (episode) | 16 (16/16) |  |" in text
+    assert "| bptt (episode_chrono) | 32 (32/32) |  |" in text  # an episode_... variant is a full-episode row too
     assert "| dni (levers) |  | 16 (16) |" in text  # the seeds it ran, not every seed of the sweep
     assert (tmp_path / "f.png").stat().st_size > 0
     records = json.loads(results.read_text())
-    assert {r["method"] for r in records} == {"bptt", "bptt (rtu)", "bptt (episode)", "dni (levers)"}
+    assert {r["method"] for r in records} == {
+        "bptt",
+        "bptt (rtu)",
+        "bptt (episode)",
+        "bptt (episode_chrono)",
+        "dni (levers)",
+    }
     assert {r["window"] for r in records if r["method"] == "bptt (episode)"} == {18}
 
 
