@@ -68,3 +68,9 @@ python -m scripts.sweep "${COMMON[@]}" --seeds 1 2 --methods dni --variant n4="$
 # the learner itself, not only the cut gradient, limits the horizon. bptt and dni, with and without n4, at lag 16.
 python -m scripts.sweep "${COMMON[@]}" --methods bptt dni --variant chrono32="$RL --chrono-steps 32"
 python -m scripts.sweep "${COMMON[@]}" --methods dni --variant n4_chrono32="$RL --sg-lr 1e-3 --sg-target-windows 4 --chrono-steps 32"
+# With chrono (--chrono-steps 64, the grid's rows of scripts/evidence_rl_chrono.sh) dni solves lags of 16-32, but
+# runs that solve often lose it again before the end. The core's Adam decayed to 0 over the run (cosine) keeps
+# what was found for the final 10%: lags 16 and 32 at T = 4 and 8, 3 seeds, the grid's budget.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 3072000 --horizons 4 8 \
+    --methods dni --variant chrono_cosine= --vary memory-length=16,32 \
+    -- --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
