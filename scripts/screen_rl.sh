@@ -74,3 +74,7 @@ python -m scripts.sweep "${COMMON[@]}" --methods dni --variant n4_chrono32="$RL 
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 3072000 --horizons 4 8 \
     --methods dni --variant chrono_cosine= --vary memory-length=16,32 \
     -- --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
+# The same at 5.12M env steps (the issue's budget is up to 5M): whether more steps turn jumps into kept solutions.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 8 \
+    --methods dni --variant chrono_cosine_5m= --vary memory-length=16,32 \
+    -- --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
