@@ -78,3 +78,11 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 8 \
     --methods dni --variant chrono_cosine_5m= --vary memory-length=16,32 \
     -- --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
+# At 5.12M, chrono + cosine holds lags 16 and 32 at T = 4 (0.93, 0.92): the rest of that row's lags, and its
+# baseline, truncated bptt with the same initialisation, schedule and budget.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 8 \
+    --methods dni --variant chrono_cosine_5m= --vary memory-length=4,8,64 \
+    -- --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 8 \
+    --methods bptt --variant chrono_cosine_5m= --vary memory-length=16,32,8,4 \
+    -- --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
