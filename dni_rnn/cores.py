@@ -137,15 +137,19 @@ def computes_full_gradient(core: nn.Module) -> bool:
 def chrono_init_(rnn: nn.RNNBase, max_steps: int) -> None:
     """Chrono initialisation (Tallec & Ollivier, ICLR 2018) of an ``nn.LSTM`` / ``nn.GRU``'s gate biases, in place.
 
-    Each unit's keep gate starts with a time constant drawn between 1 and ``max_steps - 1`` steps: an LSTM's
-    forget-gate bias ``b_f = log(u)``, ``u ~ U(1, max_steps - 1)``, its input-gate bias ``-b_f``; a GRU's update
-    gate (``z``, the weight of the old state in torch's ``h' = (1 - z) n + z h``) ``log(u)``. torch's default
-    biases are ~0, a keep gate of ~0.5: the state halves every step until the gates learn otherwise. The bias
-    sits in ``bias_ih``; the gate's part of ``bias_hh`` is zeroed (only their sum counts). Draws use torch's
-    global generator, as the weights' own initialisation does.
+    Each unit's keep-gate bias is ``log u``, ``u ~ U(1, max_steps - 1)``: at zero input and state the gate is
+    ``u / (1 + u)``, a time constant ``1 / (1 - gate) = 1 + u`` of 2 to ``max_steps`` steps. An LSTM's keep gate
+    is its forget gate, and its input-gate bias becomes ``-log u``; a GRU's is its update gate (``z``, the
+    weight of the old state in torch's ``h' = (1 - z) n + z h``). torch's default biases are ~0, a keep gate of
+    ~0.5: the state halves every step until the gates learn otherwise. The bias sits in ``bias_ih``; the gate's
+    part of ``bias_hh`` is zeroed (only their sum counts). The draws use torch's global generator, as the
+    weights' own initialisation does, so whatever is initialised after the core (the head, M) draws other
+    numbers than in a run of the same seed without chrono.
     """
     if rnn.mode not in ("LSTM", "GRU"):
         raise ValueError(f"chrono initialisation is for LSTM and GRU cores, got {rnn.mode}")
+    if not rnn.bias or rnn.bidirectional:
+        raise ValueError("chrono initialisation needs a unidirectional RNN with biases (bias=True)")
     if max_steps < 3:
         raise ValueError(
             f"chrono initialisation needs max_steps >= 3 (time constants in [1, max_steps - 1]), got {max_steps}"

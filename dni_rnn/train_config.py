@@ -55,8 +55,8 @@ class TrainConfig:
     layers: int = option(1, "Stacked recurrent layers.", low=1)
     chrono_steps: int = option(
         0,
-        "Chrono initialisation (Tallec & Ollivier 2018) of the lstm / gru gate biases: keep-gate time constants "
-        "drawn in [1, this - 1] steps (>= 3); 0: torch's initialisation.",
+        "Chrono initialisation (Tallec & Ollivier 2018) of the lstm / gru gate biases for memories up to this many "
+        "steps (>= 3): keep-gate bias log u, u ~ U(1, this - 1), a time constant of 2 to this many steps; 0: torch's.",
         low=0,
     )
     seed: int = option(0, "Seed of every random number generator of the run.", low=0, high=2**32 - 1)
@@ -105,6 +105,10 @@ class TrainConfig:
                 raise ValueError(
                     f"--run-name {name!r} must be a single folder name inside --logdir (no '/', not '.' or '..')"
                 )
+        if self.chrono_steps in (1, 2):  # checked here too, before a run directory is opened
+            raise ValueError(f"--chrono-steps must be 0 (off) or >= 3, got {self.chrono_steps}")
+        if self.chrono_steps and self.cell == "rtu":
+            raise ValueError("--chrono-steps initialises lstm and gru gates; the rtu cell has none")
         if self.resume is not None and self.overwrite:
             raise ValueError("--resume and --overwrite contradict each other; give one")
         if self.branch_from is not None and self.resume not in (None, "auto"):

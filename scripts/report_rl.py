@@ -6,7 +6,8 @@
 A sweep directory (``scripts/sweep.py``) holds one directory per run with ``summary.json`` once the run has
 finished (written by ``RLTask.summary()``: ``env``, ``lag``, ``success_rate`` (MemoryChain), ``return``,
 over the episodes that ended in the last 10% of the run's windows) and TensorBoard events; the sweep
-directory holds ``sweep.json`` (``budget_samples``). Unfinished runs are listed, not tabulated.
+directory holds ``sweep.json`` (``budget_samples``; a run's own ``config.json`` steps x batch take
+precedence). Unfinished runs are listed, not tabulated.
 
 Outputs:
 
@@ -62,6 +63,17 @@ def scalar_values(run_dir: Path, tags: tuple[str, ...]) -> dict[str, list[float]
     return {tag: [event.value for event in accumulator.Scalars(tag)] for tag in tags if tag in present}
 
 
+def run_budget(run_dir: Path, sweep_budget: int | None) -> int | None:
+    """The samples a run was started for: its own ``--steps`` x ``--batch-size`` (config.json). A sweep's manifest
+    holds only the budget of its latest invocation, which may differ from that of older runs in the same sweep."""
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        return sweep_budget
+    train = json.loads(config_path.read_text()).get("train", {})
+    steps, batch = train.get("steps"), train.get("batch_size")
+    return steps * batch if steps and batch else sweep_budget
+
+
 def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
     """Records of the finished runs of one sweep, and the names of the unfinished ones."""
     manifest_path = sweep_dir / "sweep.json"
@@ -91,7 +103,7 @@ def read_sweep(sweep_dir: Path) -> tuple[list[dict], list[str]]:
             "horizon": EPISODE if is_full_episode(variant) else summary["horizon"],
             "window": summary["horizon"],
             "seed": summary["seed"],
-            "budget_samples": budget,
+            "budget_samples": run_budget(run_dir, budget),
             "samples": summary["samples"],
             "wall_seconds": summary["wall_seconds"],
             "run": f"{sweep_dir.name}/{run_dir.name}",

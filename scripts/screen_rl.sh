@@ -63,7 +63,7 @@ python -m scripts.sweep "${COMMON[@]}" --horizons 8 --methods dni \
     --variant lag32_n4_d97="$RL32 --sg-lr 1e-3 --sg-target-windows 4 --bootstrap-discount 0.97"
 # Seeds 1 and 2 of n4 (argparse keeps the last --seeds).
 python -m scripts.sweep "${COMMON[@]}" --seeds 1 2 --methods dni --variant n4="$RL --sg-lr 1e-3 --sg-target-windows 4"
-# Chrono initialisation of the LSTM's gate biases (--chrono-steps K: forget-gate time constants in [1, K - 1]
+# Chrono initialisation of the LSTM's gate biases (--chrono-steps K: forget-gate time constants of 2 to K
 # steps; torch's biases give ~0.5, the state halving every step). Full-episode BPTT of the LSTM fails lag 32, so
 # the learner itself, not only the cut gradient, limits the horizon. bptt and dni, with and without n4, at lag 16.
 python -m scripts.sweep "${COMMON[@]}" --methods bptt dni --variant chrono32="$RL --chrono-steps 32"

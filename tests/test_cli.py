@@ -105,8 +105,11 @@ def run_main(args, capsys):
         (["train", "copy", "--cell", "rtu", "--method", "bptt", "--layers", "2"], "one layer"),
         (["train", "copy", "--hidden", "many"], "invalid int value: 'many'"),
         (["train", "copy", "--chrono-steps", "-1"], "--chrono-steps must be >= 0"),
-        (["train", "copy", "--chrono-steps", "2"], "chrono steps must be 0 (off) or >= 3"),
-        (["train", "copy", "--cell", "rtu", "--method", "bptt", "--chrono-steps", "16"], "lstm and gru cells"),
+        (["train", "copy", "--chrono-steps", "2"], "--chrono-steps must be 0 (off) or >= 3"),
+        (
+            ["train", "copy", "--cell", "rtu", "--method", "bptt", "--chrono-steps", "16"],
+            "initialises lstm and gru gates",
+        ),
         (["train", "copy", "--resume", "/nonexistent/checkpoint.pt"], "does not exist"),
         (["eval", "copy", "--checkpoint", "/nonexistent/checkpoint.pt"], "does not exist"),
         (["eval", "copy", "--checkpoint", "/nonexistent/checkpoint.pt", "--threads", "-1"], "--threads must be >= 0"),

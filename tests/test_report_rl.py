@@ -91,3 +91,17 @@ def test_every_row_of_a_large_screening_gets_a_line_style():
     styles = method_styles(["bptt", "dni", *variants])
     assert styles["dni"][1] == "-" and all(styles[v][1] != "-" for v in variants)
     assert len({styles[v] for v in variants[: 3 * len(EXTRA_COLORS)]}) == 3 * len(EXTRA_COLORS)
+
+
+def test_a_runs_budget_is_its_own_not_the_latest_manifests(tmp_path):
+    sweep = tmp_path / "rl_rp_medium"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text(json.dumps({"budget_samples": 5120}))  # the latest invocation's budget
+    for seed, steps in ((0, 16), (1, 20)):  # an older run of 16 x 256 and a newer one of 20 x 256
+        write_run(sweep, f"rl__dni__T8__s{seed}", "dni", 8, seed, 16, 1.0)
+        config = {"train": {"steps": steps, "batch_size": 256}, "engine": {}, "task": {}}
+        (sweep / f"rl__dni__T8__s{seed}" / "config.json").write_text(json.dumps(config))
+    write_run(sweep, "rl__dni__T8__s2", "dni", 8, 2, 16, 1.0)  # no config.json: the manifest's budget
+    records, _ = report_rl.read_sweep(sweep)
+    budgets = {r["seed"]: r["budget_samples"] for r in records if r["metric"] == "success_rate"}
+    assert budgets == {0: 4096, 1: 5120, 2: 5120}
