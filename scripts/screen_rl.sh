@@ -86,3 +86,7 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 8 \
     --methods bptt --variant chrono_cosine_5m= --vary memory-length=16,32,8,4 \
     -- --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
+# T = 8 misses lag 32 with chrono + cosine (0.63); 4-window targets span 32 steps there: the same with n4.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
+    --methods dni --variant n4_chrono_cosine_5m= --vary memory-length=32,16,8,4,64 \
+    -- --hidden 64 --lr 3e-3 --sg-lr 1e-3 --sg-target-windows 4 --log-every 20 --chrono-steps 64 --lr-schedule cosine
