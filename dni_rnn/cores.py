@@ -151,9 +151,7 @@ def chrono_init_(rnn: nn.RNNBase, max_steps: int) -> None:
     if not rnn.bias or rnn.bidirectional:
         raise ValueError("chrono initialisation needs a unidirectional RNN with biases (bias=True)")
     if max_steps < 3:
-        raise ValueError(
-            f"chrono initialisation needs max_steps >= 3 (time constants in [1, max_steps - 1]), got {max_steps}"
-        )
+        raise ValueError(f"chrono steps must be 0 (off) or >= 3 (time constants of 2 to K steps), got {max_steps}")
     hidden = rnn.hidden_size
     keep = slice(hidden, 2 * hidden)  # LSTM gates i, f, g, o; GRU gates r, z, n: the keep gate is the second
     with torch.no_grad():
@@ -178,8 +176,6 @@ def make_core(
         raise ValueError(
             f"input size, hidden size and layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}"
         )
-    if chrono_steps in (1, 2) or chrono_steps < 0:
-        raise ValueError(f"chrono steps must be 0 (off) or >= 3, got {chrono_steps}")
     core = CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first)
     if chrono_steps:
         if not isinstance(core, RNNCore):

@@ -25,23 +25,21 @@ for lag in 16 32 64; do  # full-episode bptt (windows of lag + 2 hold one episod
 done
 # The other environments of evidence_rl.sh with chrono: RepeatPrevious-Medium (the lag-31 target at T = 8) and the
 # no-regression checks, RepeatPrevious-Easy and position-only CartPole.
-ENVS=(--logdir "$LOGDIR" --tasks rl --batch-size 256 --jobs "${JOBS:-2}" --threads 1 --horizons 8 --variant chrono=)
-python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --seeds 0 1 2 --budget-samples 4096000 --methods dni bptt \
-    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL || fail $?
-python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" --seeds 0 1 --budget-samples 2048000 --methods dni \
-    -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $RL || fail $?
-python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" --seeds 0 1 --budget-samples 3072000 --methods dni \
-    -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL || fail $?
+ENVS=(--logdir "$LOGDIR" --tasks rl --batch-size 256 --jobs "${JOBS:-2}" --threads 1 --horizons 8)
+python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --variant chrono= --seeds 0 1 2 --budget-samples 4096000 \
+    --methods dni bptt -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL || fail $?
+python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" --variant chrono= --seeds 0 1 --budget-samples 2048000 \
+    --methods dni -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $RL || fail $?
+python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" --variant chrono= --seeds 0 1 --budget-samples 3072000 \
+    --methods dni -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL || fail $?
 # The setting that met the T = 4 target (chrono with the core's Adam decayed over the run, scripts/screen_rl.sh) on
 # the same three environments: RepeatPrevious-Medium at 5.12M steps like the MemoryChain row, the controls at
 # their own budgets.
-COSINE="$RL --lr-schedule cosine"
-ENVS=(--logdir "$LOGDIR" --tasks rl --batch-size 256 --jobs "${JOBS:-2}" --threads 1 --horizons 8 --methods dni
-      --variant chrono_cosine=)
-python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --seeds 0 1 2 --budget-samples 5120000 \
-    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $COSINE || fail $?
-python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" --seeds 0 1 --budget-samples 2048000 \
-    -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $COSINE || fail $?
-python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" --seeds 0 1 --budget-samples 3072000 \
-    -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $COSINE || fail $?
+COSINE=(--variant chrono_cosine= --methods dni)
+python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" "${COSINE[@]}" --seeds 0 1 2 --budget-samples 5120000 \
+    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL --lr-schedule cosine || fail $?
+python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" "${COSINE[@]}" --seeds 0 1 --budget-samples 2048000 \
+    -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $RL --lr-schedule cosine || fail $?
+python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" "${COSINE[@]}" --seeds 0 1 --budget-samples 3072000 \
+    -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL --lr-schedule cosine || fail $?
 exit $code

@@ -20,8 +20,8 @@ Outputs:
   ``sg_online_cosine``, the mean of ``charts/sg_online_cosine`` over the last third of the run. Records of
   the sweeps reported replace older records with the same ``(env, lag, method, horizon, seed, metric)``;
   ``--replace-env ENV`` drops every older record of ENV first (a new grid replaces an old one).
-  A run whose variant includes ``episode`` or ``episode_...`` (windows of one whole episode, ``T = lag + 2``) gets the
-  horizon 0, shown as ``T=episode``: one column for every lag.
+  A run whose variant includes ``episode`` or ``episode_...`` (windows of one whole episode, ``T = lag + 2``)
+  gets the horizon 0, shown as ``T=episode``: one column for every lag.
 * Markdown (stdout, and between ``<!-- rl-results:start -->`` and ``<!-- rl-results:end -->`` of
   ``--markdown`` when given): for MemoryChain, ``k*`` = the largest lag whose success rate, averaged over
   seeds, is >= 0.9 (``-`` if none), per method and ``T``, with the per-seed ``k*`` values; the mean success

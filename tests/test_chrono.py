@@ -18,7 +18,7 @@ def gate_bias(rnn, layer: int, gate: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-def test_lstm_forget_gate_keeps_between_1_and_max_steps(layers):
+def test_lstm_forget_gate_keeps_between_2_and_max_steps(layers):
     torch.manual_seed(0)
     rnn = make_core("lstm", F, H, layers, chrono_steps=32).rnn
     for layer in range(layers):
@@ -65,8 +65,9 @@ def test_off_by_default_and_deterministic():
 
 
 def test_bad_chrono_arguments_are_clear():
-    with pytest.raises(ValueError, match="0 \\(off\\) or >= 3"):
-        make_core("lstm", F, H, chrono_steps=2)
+    for steps in (2, -1):  # make_core leaves the range to chrono_init_
+        with pytest.raises(ValueError, match="0 \\(off\\) or >= 3"):
+            make_core("lstm", F, H, chrono_steps=steps)
     with pytest.raises(ValueError, match="lstm and gru"):
         make_core("rtu", F, H, chrono_steps=16)
     with pytest.raises(ValueError, match="with biases"):
