@@ -42,4 +42,13 @@ python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" "${COSINE[@]}" --seeds 0 
     -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $RL --lr-schedule cosine || fail $?
 python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" "${COSINE[@]}" --seeds 0 1 --budget-samples 3072000 \
     -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL --lr-schedule cosine || fail $?
+# M's Adam at 1e-3 on top of chrono + cosine (scripts/screen_rl.sh, variant cc5m_sglr1e3: lag 32 at T = 8 from 0.63
+# to 0.88): the same three environments.
+SGLR=(--variant cc_sglr1e3= --methods dni)
+python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" "${SGLR[@]}" --seeds 0 1 --budget-samples 2048000 \
+    -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
+python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" "${SGLR[@]}" --seeds 0 1 --budget-samples 3072000 \
+    -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
+python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" "${SGLR[@]}" --seeds 0 1 2 --budget-samples 5120000 \
+    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
 exit $code
