@@ -51,4 +51,10 @@ python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" "${SGLR[@]}" --seeds 0 1
     -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
 python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" "${SGLR[@]}" --seeds 0 1 2 --budget-samples 5120000 \
     -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
+# RepeatPrevious-Medium's upper bound for the LSTM learner: full-episode BPTT (an episode is 103 steps and its
+# pseudo-step, so windows of 104 steps hold one episode each, every environment starting together), with torch's
+# initialisation and with chrono. If it stays at random play too, the target is beyond the learner, not the cut.
+python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --horizons 104 --methods bptt --seeds 0 1 2 --budget-samples 5120000 \
+    --variant episode="--hidden 64 --lr 3e-3 --log-every 20" --variant episode_chrono="$RL" \
+    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 || fail $?
 exit $code
