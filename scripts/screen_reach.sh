@@ -37,15 +37,13 @@ python -m scripts.sweep "${COMMON[@]}" --seeds 0 1 2 \
 python -m scripts.sweep "${COMMON[@]}" --seeds 0 1 \
     --variant past16_nstep8_lr3e3="${PAST16/--lr 1e-3/--lr 3e-3} --sg-target-windows 8" \
     -- --probe-every 500
-# Round 5: 2e-3 left seed 2 at N = 8 (reached at 5.5M samples; seeds 0 and 1 reached 9 at ~5.1M). The two levers
-# that added a level to past16 in round 1, each on top of 8-window targets at 2e-3, seed 2 first: M's Adam at 3e-4
-# (N = 9 at 4.54M samples, so seeds 0 and 1 follow) and the bootstrap discount 0.95. One run at a time by default
-# (the other core runs RL screening); SEEDS="0" and SEEDS="1" in two copies run them side by side.
+# Round 5: 2e-3 left seed 2 at N = 8 (reached at 5.5M samples; seeds 0 and 1 reached 9 at ~5.1M). M's Adam at 3e-4
+# (which added a level to past16 in round 1) on top of 8-window targets at 2e-3, seed 2 first: N = 9 at 4.54M
+# samples, so seeds 0 and 1 followed (10 and 9). One run at a time by default; SEEDS="0" and SEEDS="1" in two
+# copies run them side by side.
 LR2E3_NSTEP8="${PAST16/--lr 1e-3/--lr 2e-3} --sg-target-windows 8"
 read -r -a ROUND5_SEEDS <<< "${SEEDS:-2 0 1}"
 for seed in "${ROUND5_SEEDS[@]}"; do
     python -m scripts.sweep "${COMMON[@]}" --seeds "$seed" --jobs 1 \
         --variant past16_nstep8_lr2e3_sglr3e4="$LR2E3_NSTEP8 --sg-lr 3e-4" -- --probe-every 500
 done
-python -m scripts.sweep "${COMMON[@]}" --seeds 2 --jobs 1 \
-    --variant past16_nstep8_lr2e3_disc095="${LR2E3_NSTEP8/0.9/0.95}" -- --probe-every 500
