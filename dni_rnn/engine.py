@@ -208,7 +208,8 @@ class WindowEngine(nn.Module):
         start = boundary.start(state) if boundary is not None else detach_state(state)
         outputs, final = run_core(window.inputs, start, window.resets)
         loss, metrics = run_head(outputs, window)
-        metrics = {"losses/task": loss.detach(), **metrics}
+        task_loss = loss.detach()
+        metrics = {"losses/task": task_loss, **metrics}
         objective = loss
 
         self.optimizer.zero_grad(set_to_none=True)
@@ -226,7 +227,8 @@ class WindowEngine(nn.Module):
             direction = boundary.backward(objective, final, window.next_resets, window.next_context, inject=inject)
         grad_norm = self._grad_norm(self._trained_parameters, cfg.grad_clip)
         metrics["charts/grad_norm"] = grad_norm
-        guarded = objective.detach() + grad_norm  # non-finite iff one of its terms is (inf - inf is NaN)
+        # Non-finite iff one of its terms is (inf - inf is NaN); the task loss's detached copy when it is the objective.
+        guarded = (task_loss if objective is loss else objective.detach()) + grad_norm
 
         regression = None
         if boundary is not None:

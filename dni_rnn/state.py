@@ -42,7 +42,9 @@ def map_state(fn: Callable[..., Tensor], *states: State) -> State:
 
 
 def detach_state(state: State) -> State:
-    return map_state(lambda t: t.detach(), state)
+    """``state`` out of any graph; a tensor already out of one is passed through (a ``detach`` is an op of its own,
+    and the carried state of the previous window is already detached)."""
+    return map_state(lambda t: t.detach() if t.requires_grad else t, state)
 
 
 def leaf_state(state: State) -> State:
