@@ -61,6 +61,11 @@ def _base_keys(runs: list[Run]) -> set[tuple]:
     return {(r.task, (r.method or "").partition(":")[0], r.horizon, r.seed) for r in runs}
 
 
+def _union(listed, found) -> list:
+    """The sorted union of a manifest's values and those the runs have."""
+    return sorted(set(listed) | set(found))
+
+
 def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
     rows, total = [], 0.0
     for sweep in sweeps:
@@ -68,15 +73,22 @@ def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
         seconds = sum(float(r.summary.get("wall_seconds") or 0.0) for r in finished)
         total += seconds
         m = sweep.manifest
-        seeds = sorted({r.seed for r in finished if r.seed is not None}) if "seeds" not in m else m["seeds"]
+        # A sweep directory is often filled by several invocations (more seeds, another variant), and sweep.json
+        # holds only the latest one's grid: the row lists what its runs and that grid hold together.
+        tasks = _union(m.get("tasks", []), (r.task for r in finished if r.task))
+        methods = sorted(
+            set(m.get("methods", [])) | {r.method.partition(":")[0] for r in finished if r.method}, key=_method_key
+        )
+        horizons = _union(m.get("horizons", []), (r.horizon for r in finished if r.horizon))
+        seeds = _union(m.get("seeds", []), (r.seed for r in finished if r.seed is not None))
         grid = sweep.expected()
         budget = sweep.budget_samples
         rows.append(
             [
                 f"`{_display_path(sweep.path)}`",
-                ", ".join(m.get("tasks", sorted({r.task for r in finished if r.task}))),
-                ", ".join(m.get("methods", sorted({r.method for r in finished if r.method}, key=_method_key))),
-                ", ".join(str(h) for h in m.get("horizons", sorted({r.horizon for r in finished if r.horizon}))),
+                ", ".join(tasks),
+                ", ".join(methods),
+                ", ".join(str(h) for h in horizons),
                 ", ".join(str(s) for s in seeds),
                 f"{budget:,}" if budget is not None else "–",
                 str(m.get("batch_size", "–")),
