@@ -7,15 +7,24 @@
 #   JOBS=1 bash scripts/evidence_reach.sh logs copy 1 2 & JOBS=1 bash scripts/evidence_reach.sh logs copy 2 1
 #   bash scripts/evidence_reach.sh [LOGDIR [TASK [SEED ...]]]      (~15 / ~25 CPU-minutes per run, n = 4 / 8)
 #   NS=4 HORIZONS="2 3" bash scripts/evidence_reach.sh logs repeat_copy 0      (one n, other T, another task)
+# FAST=1: the setting of section 6.12 instead, the core's Adam at 2e-3 and M's at 3e-4 (variant names end in
+# _lr2e3_sglr3e4, as in round 5 of scripts/screen_reach.sh, whose runs are reused):
+#   FAST=1 NS=8 HORIZONS="2 3" bash scripts/evidence_reach.sh logs repeat_copy 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/settings.sh
 sweep_arguments "$@"
+SETTING=$PAST16
+SUFFIX=
+if [ "${FAST:-0}" = 1 ]; then
+    SETTING="${PAST16/--lr 1e-3/--lr 2e-3}"
+    SUFFIX=_lr2e3_sglr3e4
+fi
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
         --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
-        --variant past16_nstep$n="$PAST16 --sg-target-windows $n" \
+        --variant "past16_nstep$n$SUFFIX=$SETTING --sg-target-windows $n${SUFFIX:+ --sg-lr 3e-4}" \
         -- --probe-every 500 || { [ $code != 0 ] || code=$?; }
 done
 exit $code
