@@ -42,8 +42,9 @@ def map_state(fn: Callable[..., Tensor], *states: State) -> State:
 
 
 def detach_state(state: State) -> State:
-    """``state`` out of any graph; a tensor already out of one is passed through (a ``detach`` is an op of its own,
-    and the carried state of the previous window is already detached)."""
+    """``state`` out of any graph. A tensor already out of one is returned as it is, the caller's own tensor, not a
+    new alias of it (a ``detach`` is an op of its own, and the carried state of the previous window is already
+    detached); like ``detach``, the result shares storage with the input either way."""
     return map_state(lambda t: t.detach() if t.requires_grad else t, state)
 
 
