@@ -9,7 +9,7 @@ from helpers import reference_unroll
 from torch import nn
 
 from dni_rnn.cores import Core, EncodedCore, GRUCore, LSTMCore, RNNCore, make_core
-from dni_rnn.state import LSTMState, flatten_state, state_tensors, unflatten_state
+from dni_rnn.state import LSTMState, detach_state, flatten_state, state_tensors, unflatten_state
 
 F, H, B, T = 3, 6, 5, 7
 
@@ -108,3 +108,16 @@ def test_state_dict_round_trip():
     copy.load_state_dict(torch.load(buffer))
     inputs = torch.randn(T, B, F)
     assert torch.equal(core(inputs, core.initial_state(B))[0], copy(inputs, copy.initial_state(B))[0])
+
+
+def test_detach_state_cuts_the_graph_and_passes_detached_tensors_through():
+    """A state in a graph comes back out of it (same values, shared storage); one already out of any graph is
+    returned as it is (the engine's carried state: no detach op per window)."""
+    weight = torch.ones(1, 2, 3, requires_grad=True)
+    in_graph = LSTMState(weight * 2, weight * 3)
+    out = detach_state(in_graph)
+    assert not any(t.requires_grad for t in state_tensors(out))
+    assert all(o.data_ptr() == t.data_ptr() for o, t in zip(state_tensors(out), state_tensors(in_graph)))
+    assert all(torch.equal(o, t) for o, t in zip(state_tensors(out), state_tensors(in_graph)))
+    carried = LSTMState(torch.zeros(1, 2, 3), torch.ones(1, 2, 3))
+    assert all(o is t for o, t in zip(state_tensors(detach_state(carried)), state_tensors(carried)))

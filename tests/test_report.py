@@ -298,17 +298,19 @@ def test_variant_runs_are_columns_of_their_own(tmp_path):
 
 def test_sweep_row_lists_the_seeds_of_its_runs_not_only_the_latest_grid(tmp_path):
     """A sweep filled by two invocations (seed 0, then seed 1): sweep.json holds the second's grid only."""
+    from scripts.records import apply_variants
     from scripts.runs import load_sweep
     from scripts.tables import sweeps_section
 
     manifest = {"tasks": ["copy"], "methods": ["dni"], "horizons": [2], "seeds": [1], "budget_samples": 64}
     (tmp_path / "sweep.json").write_text(json.dumps(manifest))
     for seed in (0, 1):
-        run = run_dir(tmp_path, "copy", "dni", 2, seed)
+        run = tmp_path / f"copy__dni__T2__s{seed}__best"  # a variant run: reported under its method, dni
         run.mkdir()
         summary = {"task": "copy", "method": "dni", "horizon": 2, "seed": seed, "samples": 64, "wall_seconds": 1.0}
         (run / "summary.json").write_text(json.dumps(summary))
     sweep = load_sweep(tmp_path)
+    apply_variants([sweep])
     row = next(line for line in sweeps_section([sweep], sweep.runs).splitlines() if line.startswith("| `"))
     assert "| copy | dni | 2 | 0, 1 | 64 |" in row
     assert "| 2 / 2 |" in row
