@@ -17,14 +17,14 @@ sweep_arguments "$@"
 SETTING=$PAST16
 SUFFIX=
 if [ "${FAST:-0}" = 1 ]; then
-    SETTING="${PAST16/--lr 1e-3/--lr 2e-3}"
+    SETTING="${PAST16/--lr 1e-3/--lr 2e-3} --sg-lr 3e-4"
     SUFFIX=_lr2e3_sglr3e4
 fi
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
         --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
-        --variant "past16_nstep$n$SUFFIX=$SETTING --sg-target-windows $n${SUFFIX:+ --sg-lr 3e-4}" \
+        --variant "past16_nstep$n$SUFFIX=$SETTING --sg-target-windows $n" \
         -- --probe-every 500 || { [ $code != 0 ] || code=$?; }
 done
 exit $code

@@ -53,12 +53,11 @@ python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" "${SGLR[@]}" --seeds 0 
     -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
 # RepeatPrevious-Medium's upper bound for the LSTM learner: full-episode BPTT (an episode is 103 steps and its
 # pseudo-step, so windows of 104 steps hold one episode each, every environment starting together), with torch's
-# initialisation and with chrono. If it stays at random play too, the target is beyond the learner, not the cut.
-python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --horizons 104 --methods bptt --seeds 0 1 2 --budget-samples 5120000 \
-    --variant episode="--hidden 64 --lr 3e-3 --log-every 20" --variant episode_chrono="$RL" \
-    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 || fail $?
-# That is only 192 updates in 5.12M steps; with 64 environments, 769.
-python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --horizons 104 --methods bptt --seeds 0 1 2 --budget-samples 5120000 \
-    --batch-size 64 --variant episode_b64="--hidden 64 --lr 3e-3 --log-every 20" --variant episode_chrono_b64="$RL" \
-    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 || fail $?
+# initialisation and with chrono. 256 environments make only 192 updates in 5.12M steps, so 64 (769 updates) too.
+for envs in 256 64; do
+    suffix=$([ "$envs" = 256 ] || echo "_b$envs")
+    python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" --horizons 104 --batch-size "$envs" --methods bptt \
+        --seeds 0 1 2 --budget-samples 5120000 --variant "episode$suffix=--hidden 64 --lr 3e-3 --log-every 20" \
+        --variant "episode_chrono$suffix=$RL" -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 || fail $?
+done
 exit $code

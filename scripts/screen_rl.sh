@@ -111,8 +111,9 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
 # one seed solved it and lost it at 3.1M env steps).
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
     --methods dni --vary memory-length=32 --variant cc5m_sglr3e4="$CHRONO_COSINE --sg-lr 3e-4"
-# 3e-4 gave 0.80 (1.00 / 0.89 / 0.52): one seed at chance, as 1e-4 left two and 1e-3 one short of 0.9. On top of M's Adam at 1e-3: M reading
-# the episode's last 32 inputs (the cue included), and the core's Adam at 2e-3 (slower, fewer collapses).
+# 3e-4 gave 0.80 (1.00 / 0.89 / 0.52): one seed at chance, as 1e-4 left two and 1e-3 one short of 0.9. On top of
+# M's Adam at 1e-3: M reading the episode's last 32 inputs (the cue included), and the core's Adam at 2e-3 (slower,
+# fewer collapses).
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
     --methods dni --vary memory-length=32 \
     --variant cc5m_sglr1e3_past32="$CHRONO_COSINE --sg-lr 1e-3 --sg-context past_inputs --context-steps 32" \

@@ -61,9 +61,9 @@ def _base_keys(runs: list[Run]) -> set[tuple]:
     return {(r.task, (r.method or "").partition(":")[0], r.horizon, r.seed) for r in runs}
 
 
-def _union(listed, found) -> list:
+def _union(listed, found, key=None) -> list:
     """The sorted union of a manifest's values and those the runs have."""
-    return sorted(set(listed) | set(found))
+    return sorted(set(listed) | set(found), key=key)
 
 
 def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
@@ -76,9 +76,7 @@ def sweeps_section(sweeps: list[Sweep], runs: list[Run]) -> str:
         # A sweep directory is often filled by several invocations (more seeds, another variant), and sweep.json
         # holds only the latest one's grid: the row lists what its runs and that grid hold together.
         tasks = _union(m.get("tasks", []), (r.task for r in finished if r.task))
-        methods = sorted(
-            set(m.get("methods", [])) | {r.method.partition(":")[0] for r in finished if r.method}, key=_method_key
-        )
+        methods = _union(m.get("methods", []), (r.method.partition(":")[0] for r in finished if r.method), _method_key)
         horizons = _union(m.get("horizons", []), (r.horizon for r in finished if r.horizon))
         seeds = _union(m.get("seeds", []), (r.seed for r in finished if r.seed is not None))
         grid = sweep.expected()
