@@ -12,7 +12,9 @@ layer's outputs ``[T, B, output_size]``.
 
 A window without resets runs through the fused ``nn.LSTM`` / ``nn.GRU`` kernel in one call (cuDNN on
 a GPU, oneDNN on a CPU). With resets the window is split at the steps where some entry resets, and
-each piece runs fused: one kernel call per distinct reset step, never a Python loop over cells.
+each piece runs fused: one kernel call per distinct reset step, never a Python loop over cells in eager mode.
+``reset_loop="compiled"`` (``--reset-loop compiled``) runs such a window instead as one compiled step loop
+(:mod:`dni_rnn.cell_loop`): cheaper when resets are scattered over the batch, equal to float rounding.
 ``--cell rtu`` (:mod:`dni_rnn.rtu`) is the exception: a diagonal recurrence whose traces must advance step by
 step, each step a handful of element-wise ops.
 """
@@ -24,8 +26,11 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from dni_rnn.cell_loop import check_loopable, run_with_resets
 from dni_rnn.rtu import RTUCore
 from dni_rnn.state import LSTMState, State, reset_state, state_tensors
+
+RESET_LOOPS = ("split", "compiled")  # how an RNNCore runs a window with resets
 
 
 @runtime_checkable
@@ -51,16 +56,23 @@ class RNNCore(nn.Module):
     Args:
         rnn: the module to run; its ``batch_first`` decides the layout of ``inputs`` and ``resets``.
             The state keeps torch's layout ``[num_layers * num_directions, B, H]`` either way.
+        reset_loop: a window with resets is ``"split"`` at its reset steps into fused calls, or run as one
+            ``"compiled"`` step loop (:mod:`dni_rnn.cell_loop`; LSTM / GRU without projection or dropout).
     """
 
-    def __init__(self, rnn: nn.RNNBase):
+    def __init__(self, rnn: nn.RNNBase, reset_loop: str = "split"):
         super().__init__()
         if not isinstance(rnn, nn.RNNBase):
             raise ValueError(f"RNNCore: expected an nn.RNNBase (nn.LSTM, nn.GRU, ...), got {type(rnn).__name__}")
         if rnn.bidirectional:
             raise ValueError("RNNCore: a bidirectional RNN reads the future and cannot be trained in windows")
+        if reset_loop not in RESET_LOOPS:
+            raise ValueError(f"RNNCore: expected reset_loop in {RESET_LOOPS}, got {reset_loop!r}")
+        if reset_loop == "compiled":
+            check_loopable(rnn)
         self.rnn = rnn
         self.is_lstm = rnn.mode == "LSTM"
+        self.reset_loop = reset_loop
 
     @property
     def batch_first(self) -> bool:
@@ -100,6 +112,11 @@ class RNNCore(nn.Module):
         reset_steps = torch.nonzero(resets.any(dim=1)).flatten().tolist()
         if not reset_steps:
             return self._run_fused(inputs, state)
+        if self.reset_loop == "compiled":
+            outputs, state = run_with_resets(
+                self.rnn, inputs.transpose(0, 1) if self.batch_first else inputs, state, resets
+            )
+            return (outputs.transpose(0, 1) if self.batch_first else outputs), state
         initial = self.initial_state(batch, inputs.device, state_tensors(state)[0].dtype)
         cuts = sorted(set([0] + reset_steps + [steps]))
         pieces = []
@@ -114,15 +131,31 @@ class RNNCore(nn.Module):
 class LSTMCore(RNNCore):
     """A stacked ``nn.LSTM`` core. Extra keyword arguments go to ``nn.LSTM`` (``proj_size``, ``dropout``...)."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False, **kwargs):
-        super().__init__(nn.LSTM(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs))
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = False,
+        reset_loop: str = "split",
+        **kwargs,
+    ):
+        super().__init__(nn.LSTM(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs), reset_loop)
 
 
 class GRUCore(RNNCore):
     """A stacked ``nn.GRU`` core. Extra keyword arguments go to ``nn.GRU``."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False, **kwargs):
-        super().__init__(nn.GRU(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs))
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = False,
+        reset_loop: str = "split",
+        **kwargs,
+    ):
+        super().__init__(nn.GRU(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs), reset_loop)
 
 
 CELLS = {"lstm": LSTMCore, "gru": GRUCore, "rtu": RTUCore}
@@ -166,17 +199,27 @@ def chrono_init_(rnn: nn.RNNBase, max_steps: int) -> None:
 
 
 def make_core(
-    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, batch_first: bool = False, chrono_steps: int = 0
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    batch_first: bool = False,
+    chrono_steps: int = 0,
+    reset_loop: str = "split",
 ) -> nn.Module:
     """Build an ``lstm``, ``gru`` or ``rtu`` (:mod:`dni_rnn.rtu`, exact RTRL) core by name (the CLI's ``--cell``);
-    ``chrono_steps > 0``: :func:`chrono_init_` of an LSTM's or GRU's gate biases for that many steps."""
+    ``chrono_steps > 0``: :func:`chrono_init_` of an LSTM's or GRU's gate biases for that many steps;
+    ``reset_loop``: how an LSTM or GRU runs a window with resets (:class:`RNNCore`)."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
     if min(input_size, hidden_size, num_layers) < 1:
         raise ValueError(
             f"input size, hidden size and layers must be >= 1, got {input_size}, {hidden_size}, {num_layers}"
         )
-    core = CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first)
+    if reset_loop != "split" and cell == "rtu":
+        raise ValueError(f"--reset-loop {reset_loop} is for the lstm and gru cells; the rtu cell steps on its own")
+    kwargs = {"reset_loop": reset_loop} if cell != "rtu" else {}
+    core = CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs)
     if chrono_steps:
         if not isinstance(core, RNNCore):
             raise ValueError(f"chrono initialisation is for the lstm and gru cells, got {cell!r}")

@@ -126,7 +126,12 @@ class Task:
 
     def build_core(self) -> nn.Module:
         return make_core(
-            self.run.cell, self.input_size, self.run.hidden, self.run.layers, chrono_steps=self.run.chrono_steps
+            self.run.cell,
+            self.input_size,
+            self.run.hidden,
+            self.run.layers,
+            chrono_steps=self.run.chrono_steps,
+            reset_loop=self.run.reset_loop,
         )
 
     def build_head(self, core_output_size: int) -> Head:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from dni_rnn.config import check_fields, option
-from dni_rnn.cores import CELLS
+from dni_rnn.cores import CELLS, RESET_LOOPS
 
 DEVICES = ("auto", "cpu", "cuda")
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -58,6 +58,13 @@ class TrainConfig:
         "Chrono initialisation (Tallec & Ollivier 2018) of the lstm / gru gate biases for memories up to this many "
         "steps (>= 3): keep-gate bias log u, u ~ U(1, this - 1), a time constant of 2 to this many steps; 0: torch's.",
         low=0,
+    )
+    reset_loop: str = option(
+        "split",
+        "How an lstm / gru window with resets runs: split at its reset steps into fused calls, or compiled: one "
+        "torch.compile'd step loop (faster when resets are scattered over the batch, as in RL; equal to float "
+        "rounding; compiles once per window length, ~10-40 s on a CPU).",
+        choices=RESET_LOOPS,
     )
     seed: int = option(0, "Seed of every random number generator of the run.", low=0, high=2**32 - 1)
     device: str = option("auto", "auto (cuda when present), cpu or cuda.", choices=DEVICES)
@@ -109,6 +116,8 @@ class TrainConfig:
             raise ValueError(f"--chrono-steps must be 0 (off) or >= 3, got {self.chrono_steps}")
         if self.chrono_steps and self.cell == "rtu":
             raise ValueError("--chrono-steps initialises lstm and gru gates; the rtu cell has none")
+        if self.reset_loop != "split" and self.cell == "rtu":
+            raise ValueError("--reset-loop compiled runs lstm and gru cells; the rtu cell steps on its own")
         if self.resume is not None and self.overwrite:
             raise ValueError("--resume and --overwrite contradict each other; give one")
         if self.branch_from is not None and self.resume not in (None, "auto"):

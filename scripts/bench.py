@@ -13,8 +13,8 @@ of them alike; a record gives the median window time over rounds, its spread (in
 the median over rounds of the per-round ratio to the hand-written loop. The hand-written loop is what a
 practitioner writes: ``nn.LSTM``/``nn.GRU`` over the window, a linear readout, loss, backward, clip,
 Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dni``, ``dni_aux`` and
-``dni_aux_steps``, the aux head at every step). **The floor**: ``m_alone`` is M's own work in a ``dni`` window
-(its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
+``dni_aux_steps``, the aux head at every step; ``*_sg_compile``: M's regression step compiled, ``--sg-compile``).
+**The floor**: ``m_alone`` is M's own work in a ``dni`` window (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
 perfect engine would score if the two pieces cost in one window what they cost apart, and ``above_floor`` =
 ``ratio_to_tbptt - floor_ratio``. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
@@ -22,7 +22,9 @@ perfect engine would score if the two pieces cost in one window what they cost a
 ``dni_aux``, what the aux head costs on top of a hand-written ``dni``). The engine is timed as the training loop
 steps it between log windows (``collect_metrics=False``); the order of the learners is reversed every other
 round, so that no learner always runs after the same one. With scattered resets, ``ratio_to_reset_free``
-compares the same learner on the same windows without resets.
+compares the same learner on the same windows without resets; a ``+compiled_loop`` learner runs the windows with
+resets as one compiled step loop (``--reset-loop compiled``, :mod:`dni_rnn.cell_loop`) instead of split fused calls
+(its warm-up round compiles it).
 
 Op counts (``--count-ops``) do not depend on the machine's load: an ``OpCounter`` (a ``TorchDispatchMode``)
 sees every aten op that reaches a kernel, forward, backward and optimisers (a fused RNN kernel is one op).
@@ -58,8 +60,11 @@ ENGINE_METHODS = {
     "dni": {"method": "dni"},
     "dni_aux": {"method": "dni_aux"},  # the pooled aux head, --aux-pooling mean (the default)
     "dni_aux_steps": {"method": "dni_aux", "aux_pooling": "steps"},  # the head at every step
+    "dni_sg_compile": {"method": "dni", "sg_compile": True},  # M's regression step compiled (--sg-compile)
+    "dni_aux_sg_compile": {"method": "dni_aux", "sg_compile": True},
 }
 RESET_FREE = "+reset_free"  # suffix: the same learner on the same windows with their resets removed
+COMPILED_LOOP = "+compiled_loop"  # suffix: the engine's core runs windows with resets as one compiled step loop
 
 
 class ReadoutMSE(nn.Module):
@@ -74,8 +79,9 @@ class ReadoutMSE(nn.Module):
 class HandWrittenTBPTT:
     """The baseline: the shortest correct truncated-BPTT training loop over a fused torch RNN."""
 
-    def __init__(self, cell: str, features: int, hidden: int, layers: int, out: int, lr: float):
+    def __init__(self, cell: str, features: int, hidden: int, layers: int, out: int, lr: float, grad_at_start=False):
         rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
+        self.grad_at_start = grad_at_start  # the backward also computes d loss / d s_0, as DNI's must
         self.rnn, self.readout = rnn_class(features, hidden, layers), nn.Linear(hidden, out)
         self.params = list(self.rnn.parameters()) + list(self.readout.parameters())
         self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=True)  # the fastest Adam torch has
@@ -86,6 +92,8 @@ class HandWrittenTBPTT:
         return (h, h.clone()) if self.is_lstm else h
 
     def step(self, window: Window, state):
+        if self.grad_at_start:
+            state = tuple(s.requires_grad_(True) for s in state) if self.is_lstm else state.requires_grad_(True)
         outputs, state = self.rnn(window.inputs, state)
         loss = (self.readout(outputs) - window.targets).pow(2).mean()
         self.optimizer.zero_grad(set_to_none=True)
@@ -234,15 +242,19 @@ def make_learners(cell, hidden, layers, batch, features, out, methods):
     torch.manual_seed(0)
     learners = {}
     for name in methods:
-        method = name.removesuffix(RESET_FREE)
+        method = name.removesuffix(RESET_FREE).removesuffix(COMPILED_LOOP)
         if method == "tbptt":
             learners[name] = HandWrittenTBPTT(cell, features, hidden, layers, out, lr=1e-4)
+        elif method == "tbptt_grad_s0":
+            learners[name] = HandWrittenTBPTT(cell, features, hidden, layers, out, lr=1e-4, grad_at_start=True)
         elif method == "hand_dni":
             learners[name] = HandWrittenDNI(cell, features, hidden, layers, out, lr=1e-4)
         elif method == "m_alone":
             learners[name] = SyntheticGradientAlone(hidden * layers * (2 if cell == "lstm" else 1), batch)
         else:
-            core = make_core(cell, features, hidden, layers)
+            core = make_core(
+                cell, features, hidden, layers, reset_loop="compiled" if COMPILED_LOOP in name else "split"
+            )
             engine = WindowEngine(core, ReadoutMSE(hidden, out), EngineConfig(lr=1e-4, **ENGINE_METHODS[method]))
             learners[name] = EngineHotPath(engine)
     return learners
@@ -300,10 +312,14 @@ def time_methods(
             floor = [t + m for t, m in zip(times["tbptt"], times["m_alone"])]
             record["floor_ratio"] = median_ratio(floor, times["tbptt"])
             record["above_floor"] = record["ratio_to_tbptt"] - record["floor_ratio"]
+            if "tbptt_grad_s0" in times:  # the floor with the gradient at s_0 that M's target needs
+                floor = [t + m for t, m in zip(times["tbptt_grad_s0"], times["m_alone"])]
+                record["floor_grad_s0_ratio"] = median_ratio(floor, times["tbptt"])
         if method.startswith("dni") and "hand_dni" in times:
             record["ratio_to_hand_dni"] = median_ratio(times[method], times["hand_dni"])
-        if method + RESET_FREE in times:
-            record["ratio_to_reset_free"] = median_ratio(times[method], times[method + RESET_FREE])
+        reset_free = method.removesuffix(COMPILED_LOOP) + RESET_FREE
+        if reset_free in times and method != reset_free:
+            record["ratio_to_reset_free"] = median_ratio(times[method], times[reset_free])
         records.append(record)
     return records
 
@@ -390,8 +406,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 def markdown(records: list[dict]) -> str:
     config = "| cell | H | layers | B | T | resets | method |"
     lines = [
-        config + " window ms (IQR) | ratio to hand-written | floor | ratio to hand-written DNI | ratio to reset-free |",
-        "|---" * 12 + "|",
+        config + " window ms (IQR) | ratio to hand-written | floor | floor with d/ds_0 | ratio to hand-written DNI |"
+        " ratio to reset-free |",
+        "|---" * 13 + "|",
     ]
     counts = [config + " ops | kernel ops | copies | dtype conv. | allocations | host syncs |", "|---" * 13 + "|"]
     for r in records:
@@ -402,11 +419,13 @@ def markdown(records: list[dict]) -> str:
             f"{'yes' if r['resets'] else 'no'} | {r['method']} |"
         )
         if "window_ms" in r:
-            floor, hand, reset_free = r.get("floor_ratio"), r.get("ratio_to_hand_dni"), r.get("ratio_to_reset_free")
+            cells = [
+                r.get(k) for k in ("floor_ratio", "floor_grad_s0_ratio", "ratio_to_hand_dni", "ratio_to_reset_free")
+            ]
             lines.append(
                 f"{row} {r['window_ms']:.2f} ({r['window_ms_iqr']:.2f}) | {r['ratio_to_tbptt']:.3f} | "
-                f"{'' if floor is None else f'{floor:.3f}'} | {'' if hand is None else f'{hand:.3f}'} | "
-                f"{'' if reset_free is None else f'{reset_free:.3f}'} |"
+                + " | ".join("" if value is None else f"{value:.3f}" for value in cells)
+                + " |"
             )
         elif "kernel_ops" in r:
             counts.append(
@@ -433,9 +452,22 @@ def markdown(records: list[dict]) -> str:
     return "\n\n".join("\n".join(table) for table in tables)
 
 
-METHODS = ("tbptt", "m_alone", "hand_dni", "bptt", "dni", "dni_aux", "dni_aux_steps")
+METHODS = (
+    "tbptt",
+    "tbptt_grad_s0",
+    "m_alone",
+    "hand_dni",
+    "bptt",
+    "dni",
+    "dni_sg_compile",
+    "dni_aux",
+    "dni_aux_sg_compile",
+    "dni_aux_steps",
+)
 GRU_METHODS = tuple(m for m in METHODS if m != "hand_dni")  # the hand-written DNI window is an LSTM's
-RESET_METHODS = ("tbptt", "bptt", "bptt" + RESET_FREE, "dni", "dni" + RESET_FREE)
+RESET_METHODS = ("tbptt",) + tuple(
+    name for method in ("bptt", "dni") for name in (method, method + COMPILED_LOOP, method + RESET_FREE)
+)
 
 
 def main(argv=None) -> int:

@@ -10,6 +10,9 @@
 # FAST=1: the setting of section 6.12 instead, the core's Adam at 2e-3 and M's at 3e-4 (variant names end in
 # _lr2e3_sglr3e4, as in round 5 of scripts/screen_reach.sh, whose runs are reused):
 #   FAST=1 NS=8 HORIZONS="2 3" bash scripts/evidence_reach.sh logs repeat_copy 0
+# NAME=...: the sweep's name (default screen_reach_TASK), so more seeds can go to a sweep of their own and be
+# reported without replacing the records of one whose run directories are gone:
+#   NAME=evidence_fast_repeat_copy FAST=1 NS=8 HORIZONS="3 4 5" bash scripts/evidence_reach.sh logs repeat_copy 1 2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/settings.sh
@@ -22,7 +25,7 @@ if [ "${FAST:-0}" = 1 ]; then
 fi
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
-    python -m scripts.sweep --name "screen_reach_$TASK" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
+    python -m scripts.sweep --name "${NAME:-screen_reach_$TASK}" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
         --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
         --variant "past16_nstep$n$SUFFIX=$SETTING --sg-target-windows $n" \
         -- --probe-every 500 || { [ $code != 0 ] || code=$?; }

@@ -167,6 +167,7 @@ class PTBTask(Task):
                 self.run.hidden,
                 self.run.layers,
                 chrono_steps=self.run.chrono_steps,
+                reset_loop=self.run.reset_loop,
             ),
         )
 
