@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from dni_rnn.compiled_regression import adam_settings, adam_state, adam_step, compiled, regression_error
 from dni_rnn.config import check_value
 from dni_rnn.least_squares import LeastSquaresFit
 from dni_rnn.state import (
@@ -85,8 +84,6 @@ class SyntheticBoundary(nn.Module):
             learns on unshuffled targets), so only ``M``'s marginal statistics reach the core. Default: False.
         least_squares: a :class:`~dni_rnn.least_squares.LeastSquaresFit` that replaces the optimiser of a
             linear ``M`` by an exponentially weighted least-squares fit. Default: None (the optimiser).
-        compiled: a linear ``M`` under a plain Adam regresses through two compiled functions
-            (:mod:`dni_rnn.compiled_regression`; equal to the eager step to float rounding). Default: False.
 
     Inputs of :meth:`backward`: ``loss`` a scalar; ``final`` the state at the window's end (LSTM:
     ``LSTMState`` of ``[layers, B, H]`` tensors); ``next_resets`` ``[B]`` bool; ``next_context`` ``[B, C]``.
@@ -106,7 +103,6 @@ class SyntheticBoundary(nn.Module):
         target_ema: float = 0.0,
         shuffle: bool = False,
         least_squares: LeastSquaresFit | None = None,
-        compiled: bool = False,
     ):
         super().__init__()
         for name, value, low, high in (
@@ -132,11 +128,6 @@ class SyntheticBoundary(nn.Module):
         self.least_squares = least_squares
         factory = optimizer or (lambda params: torch.optim.Adam(params, lr=lr, fused=True))
         self.optimizer = factory(self.module.parameters()) if least_squares is None else None
-        if compiled and (hidden_sizes or least_squares is not None):
-            raise ValueError("a compiled regression needs a linear M under its optimiser (no least squares)")
-        if compiled:
-            adam_settings(self.optimizer, list(self.module.parameters()))  # a ValueError now, not at the first step
-        self.compiled = compiled
         self._regressed: tuple | None = None  # the last regression's inputs, for a least-squares step
         self.generator = torch.Generator().manual_seed(0)  # the shuffled control's permutations
         self.runner: nn.Module | None = None  # M wrapped for data parallel (set by the engine), else M
@@ -287,10 +278,6 @@ class SyntheticBoundary(nn.Module):
             rows = keep.unsqueeze(-1)
             flat_state, target = torch.where(rows, flat_state, 0.0), torch.where(rows, target, 0.0)
             context = torch.where(rows, context, 0.0) if context is not None else None
-        if self.compiled:
-            return self._compiled_regression_loss(
-                flat_state, target, context, rows if keep is not None else None, cosine
-            )
         self._regressed = (flat_state, context, target, keep)
         prediction = (self.runner or self.module)(flat_state, context)  # (B, S)
         if keep is not None:  # a left-out row then has prediction 0 and target 0: it adds exactly 0
@@ -305,53 +292,15 @@ class SyntheticBoundary(nn.Module):
                 metrics["charts/sg_online_cosine"] = dot / (prediction.norm() * target.norm()).clamp_min(1e-30)
         return metrics
 
-    def _compiled_regression_loss(self, flat_state, target, context, rows, cosine: bool) -> dict[str, Tensor]:
-        """:meth:`regression_loss` for a compiled ``M`` (the rows left out are already zero in every input)."""
-        inputs = flat_state if context is None else torch.cat([flat_state, context], dim=-1)
-        linear = self.module.net[-1]
-        with torch.no_grad():  # the gradient is written out in adam_step: no graph to build
-            loss, error = compiled(regression_error)(linear.weight, linear.bias, inputs, target, rows)
-        self._regressed = (inputs, error)
-        metrics = {"losses/synthetic_grad": loss}
-        if cosine:
-            prediction = error + target  # M(s) where kept, 0 + 0 where left out: the eager path's prediction
-            dot = torch.vdot(prediction.flatten(), target.flatten())
-            metrics["charts/sg_online_cosine"] = dot / (prediction.norm() * target.norm()).clamp_min(1e-30)
-        return metrics
-
-    def _compiled_step(self) -> None:
-        """Clip and Adam for a compiled ``M``, on the optimiser's own state tensors (checkpoints are unchanged)."""
-        inputs, error = self._regressed
-        linear = self.module.net[-1]
-        params = (linear.weight, linear.bias)
-        lr, betas, eps = adam_settings(self.optimizer, list(params))
-        states = [adam_state(self.optimizer, p) for p in params]
-        with torch.no_grad():
-            compiled(adam_step)(
-                params,
-                tuple(state["exp_avg"] for state in states),
-                tuple(state["exp_avg_sq"] for state in states),
-                tuple(state["step"] for state in states),
-                inputs,
-                error,
-                lr,
-                betas,
-                eps,
-                self.grad_clip,
-            )
-
     def step(self, sg_loss: Tensor) -> None:
         """Backward of ``M``'s regression loss, clipping, the optimiser step and the target copy's update
-        (or, for a least-squares ``M``, fold the last regression's batch in and re-solve when due; for a compiled
-        one, the written-out gradient, clipping and Adam of :func:`~dni_rnn.compiled_regression.adam_step`)."""
+        (or, for a least-squares ``M``, fold the last regression's batch in and re-solve when due)."""
         if self.least_squares is not None:
             flat_state, context, target, keep = self._regressed
             inputs = flat_state if context is None else torch.cat([flat_state, context], dim=-1)
             self.least_squares.accumulate(inputs, target, keep)
             if self.least_squares.due():
                 self.least_squares.solve_into(self.module.net[-1])
-        elif self.compiled:
-            self._compiled_step()
         else:
             self.optimizer.zero_grad(set_to_none=True)
             sg_loss.backward()

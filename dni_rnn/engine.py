@@ -105,7 +105,6 @@ class WindowEngine(nn.Module):
                 clip_prediction=config.sg_clip_prediction,
                 target_ema=config.sg_target_ema,
                 shuffle=config.sg_shuffle,
-                compiled=config.sg_compile,
                 least_squares=(
                     LeastSquaresFit(
                         self.state_size + context_size,
@@ -158,8 +157,6 @@ class WindowEngine(nn.Module):
 
         self._set_runners(wrap(self.core), wrap(self.head), wrap(self.aux_head))
         if self.boundary is not None:
-            if self.boundary.compiled:  # its step writes M's gradient out itself: DDP would not average it
-                raise ValueError("--sg-compile does not run under torchrun (data parallel); leave it off there")
             object.__setattr__(self.boundary, "runner", wrap(self.boundary.module))
         self._distributed = True
 

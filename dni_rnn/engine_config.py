@@ -64,11 +64,6 @@ class EngineConfig:
         "in closed form to its exponentially weighted targets).",
         choices=("adam", "least_squares"),
     )
-    sg_compile: bool = option(
-        False,
-        "M's regression step (a linear M under Adam) as two torch.compile'd functions instead of ~30 eager kernels: "
-        "faster at small T, equal to float rounding; compiles once, ~20-40 s on a CPU (dni_rnn.compiled_regression).",
-    )
     sg_forgetting: float = option(
         0.99, "least_squares: per-window weight of past targets, in (0, 1].", low=0.0, high=1.0
     )
@@ -91,8 +86,6 @@ class EngineConfig:
         # Zero is in range for a scale but not for these: a zero step size or clip trains nothing.
         if self.sg_solver == "least_squares" and self.sg_hidden:
             raise ValueError("--sg-solver least_squares fits a linear M: leave --sg-hidden empty")
-        if self.sg_compile and (self.sg_hidden or self.sg_solver != "adam"):
-            raise ValueError("--sg-compile compiles a linear M's Adam step: leave --sg-hidden empty, --sg-solver adam")
         for name in ("lr", "sg_lr", "grad_clip", "sg_grad_clip", "sg_clip_prediction", "sg_forgetting"):
             value = getattr(self, name)
             if value is not None and not value > 0:

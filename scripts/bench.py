@@ -13,8 +13,7 @@ of them alike; a record gives the median window time over rounds, its spread (in
 the median over rounds of the per-round ratio to the hand-written loop. The hand-written loop is what a
 practitioner writes: ``nn.LSTM``/``nn.GRU`` over the window, a linear readout, loss, backward, clip,
 Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dni``, ``dni_aux`` and
-``dni_aux_steps``, the aux head at every step; ``*_sg_compile``: M's regression step compiled, ``--sg-compile``).
-**The floor**: ``m_alone`` is M's own work in a ``dni`` window (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
+``dni_aux_steps``, the aux head at every step). **The floor**: ``m_alone`` is M's own work in a ``dni`` window (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
 perfect engine would score if the two pieces cost in one window what they cost apart, and ``above_floor`` =
 ``ratio_to_tbptt - floor_ratio``. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
@@ -60,8 +59,6 @@ ENGINE_METHODS = {
     "dni": {"method": "dni"},
     "dni_aux": {"method": "dni_aux"},  # the pooled aux head, --aux-pooling mean (the default)
     "dni_aux_steps": {"method": "dni_aux", "aux_pooling": "steps"},  # the head at every step
-    "dni_sg_compile": {"method": "dni", "sg_compile": True},  # M's regression step compiled (--sg-compile)
-    "dni_aux_sg_compile": {"method": "dni_aux", "sg_compile": True},
 }
 RESET_FREE = "+reset_free"  # suffix: the same learner on the same windows with their resets removed
 COMPILED_LOOP = "+compiled_loop"  # suffix: the engine's core runs windows with resets as one compiled step loop
@@ -459,9 +456,7 @@ METHODS = (
     "hand_dni",
     "bptt",
     "dni",
-    "dni_sg_compile",
     "dni_aux",
-    "dni_aux_sg_compile",
     "dni_aux_steps",
 )
 GRU_METHODS = tuple(m for m in METHODS if m != "hand_dni")  # the hand-written DNI window is an LSTM's
