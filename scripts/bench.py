@@ -13,10 +13,12 @@ of them alike; a record gives the median window time over rounds, its spread (in
 the median over rounds of the per-round ratio to the hand-written loop. The hand-written loop is what a
 practitioner writes: ``nn.LSTM``/``nn.GRU`` over the window, a linear readout, loss, backward, clip,
 Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dni``, ``dni_aux`` and
-``dni_aux_steps``, the aux head at every step). **The floor**: ``m_alone`` is M's own work in a ``dni`` window (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
+``dni_aux_steps``, the aux head at every step). **The floor**: ``m_alone`` is M's own work in a ``dni``
+window (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
 perfect engine would score if the two pieces cost in one window what they cost apart, and ``above_floor`` =
-``ratio_to_tbptt - floor_ratio``. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
+``ratio_to_tbptt - floor_ratio``. ``tbptt_grad_s0`` is the hand-written loop whose backward also computes the
+gradient at the window's start state, which M's target needs; ``floor_grad_s0_ratio`` adds ``m_alone`` to it. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
 (:class:`HandWrittenDNI`), and ``ratio_to_hand_dni`` is, for ``dni``, the engine's own glue against it (for
 ``dni_aux``, what the aux head costs on top of a hand-written ``dni``). The engine is timed as the training loop
 steps it between log windows (``collect_metrics=False``); the order of the learners is reversed every other
