@@ -18,7 +18,8 @@ window (its two ``[B, S] x [S, S]`` products, its regression's backward, clippin
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
 perfect engine would score if the two pieces cost in one window what they cost apart, and ``above_floor`` =
 ``ratio_to_tbptt - floor_ratio``. ``tbptt_grad_s0`` is the hand-written loop whose backward also computes the
-gradient at the window's start state, which M's target needs; ``floor_grad_s0_ratio`` adds ``m_alone`` to it. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
+gradient at the window's start state, which M's target needs; ``floor_grad_s0_ratio`` adds ``m_alone`` to it, and
+for ``dni_aux`` also ``aux_alone``, the pooled aux head's own work (:class:`AuxHeadAlone`). They do not: ``hand_dni`` is the shortest correct DNI window written by hand
 (:class:`HandWrittenDNI`), and ``ratio_to_hand_dni`` is, for ``dni``, the engine's own glue against it (for
 ``dni_aux``, what the aux head costs on top of a hand-written ``dni``). The engine is timed as the training loop
 steps it between log windows (``collect_metrics=False``); the order of the learners is reversed every other
@@ -179,6 +180,31 @@ class SyntheticGradientAlone:
         return state, {}
 
 
+class AuxHeadAlone:
+    """The aux head's own work in a ``dni_aux`` window (``--aux-pooling mean``) and nothing else: the window's
+    outputs ``[T, B, H]`` averaged, a linear head ``[H] -> [S]``, its squared error against ``M(s_T)``, the
+    backward into the head and into the outputs, fused Adam on the head."""
+
+    def __init__(self, horizon: int, batch: int, hidden: int, state_size: int, lr: float = 1e-4):
+        gen = torch.Generator().manual_seed(2)
+        self.head = nn.Linear(hidden, state_size)
+        self.optimizer = torch.optim.Adam(self.head.parameters(), lr=lr, fused=True)
+        self.outputs = torch.randn(horizon, batch, hidden, generator=gen).requires_grad_(True)
+        self.target = torch.randn(batch, state_size, generator=gen)
+
+    def initial_state(self, batch: int):
+        return None
+
+    def step(self, window: Window, state):
+        self.outputs.grad = None
+        pooled = self.outputs.mean(0)
+        loss = nn.functional.mse_loss(self.head(pooled), self.target, reduction="sum") / pooled.shape[0]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return state, {}
+
+
 class OpCounter(TorchDispatchMode):
     """Counts the aten ops dispatched while active (forward, autograd's backward, optimisers) and classifies them."""
 
@@ -237,7 +263,7 @@ def make_windows(count: int, horizon: int, batch: int, features: int, out: int, 
     return windows
 
 
-def make_learners(cell, hidden, layers, batch, features, out, methods):
+def make_learners(cell, hidden, layers, batch, features, out, methods, horizon=8):
     torch.manual_seed(0)
     learners = {}
     for name in methods:
@@ -248,6 +274,8 @@ def make_learners(cell, hidden, layers, batch, features, out, methods):
             learners[name] = HandWrittenTBPTT(cell, features, hidden, layers, out, lr=1e-4, grad_at_start=True)
         elif method == "hand_dni":
             learners[name] = HandWrittenDNI(cell, features, hidden, layers, out, lr=1e-4)
+        elif method == "aux_alone":
+            learners[name] = AuxHeadAlone(horizon, batch, hidden, hidden * layers * (2 if cell == "lstm" else 1))
         elif method == "m_alone":
             learners[name] = SyntheticGradientAlone(hidden * layers * (2 if cell == "lstm" else 1), batch)
         else:
@@ -279,7 +307,7 @@ def describe(cell, hidden, layers, batch, horizon, reset_every, method) -> dict:
 def time_methods(
     cell, hidden, layers, batch, horizon, rounds, windows_per_round, methods, reset_every=0, features=32, out=32
 ) -> list[dict]:
-    learners = make_learners(cell, hidden, layers, batch, features, out, methods)
+    learners = make_learners(cell, hidden, layers, batch, features, out, methods, horizon)
     windows = make_windows(windows_per_round, horizon, batch, features, out, reset_every)
     states = {m: learner.initial_state(batch) for m, learner in learners.items()}
     times = {m: [] for m in methods}
@@ -314,6 +342,9 @@ def time_methods(
             if "tbptt_grad_s0" in times:  # the floor with the gradient at s_0 that M's target needs
                 floor = [t + m for t, m in zip(times["tbptt_grad_s0"], times["m_alone"])]
                 record["floor_grad_s0_ratio"] = median_ratio(floor, times["tbptt"])
+                if method == "dni_aux" and "aux_alone" in times:  # and the pooled aux head's own work
+                    floor = [f + a for f, a in zip(floor, times["aux_alone"])]
+                    record["floor_grad_s0_ratio"] = median_ratio(floor, times["tbptt"])
         if method.startswith("dni") and "hand_dni" in times:
             record["ratio_to_hand_dni"] = median_ratio(times[method], times["hand_dni"])
         reset_free = method.removesuffix(COMPILED_LOOP) + RESET_FREE
@@ -326,7 +357,7 @@ def time_methods(
 def warmed_up(cell, hidden, layers, batch, horizon, methods, reset_every, windows, warmup, features, out):
     """Yield ``(method, learner, state, windows left)`` for every learner after ``warmup`` windows (so that
     optimiser state exists), for the op counts and the profile."""
-    learners = make_learners(cell, hidden, layers, batch, features, out, methods)
+    learners = make_learners(cell, hidden, layers, batch, features, out, methods, horizon)
     stream = make_windows(windows, horizon, batch, features, out, reset_every)
     for method, learner in learners.items():
         state = learner.initial_state(batch)
@@ -455,6 +486,7 @@ METHODS = (
     "tbptt",
     "tbptt_grad_s0",
     "m_alone",
+    "aux_alone",
     "hand_dni",
     "bptt",
     "dni",

@@ -124,3 +124,12 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
     --methods dni --vary memory-length=32 \
     --variant cc5m_sglr1e3_k32="$CHRONO_COSINE --sg-lr 1e-3 --chrono-steps 32" \
     --variant cc5m_sglr1e3_k48="$CHRONO_COSINE --sg-lr 1e-3 --chrono-steps 48"
+# M's Adam at 1e-3 left lag 32 at T = 8 at 0.88 (k* 16). Its bootstrap discount is tied to the injection scale,
+# 0.1: M's target sees the windows beyond the next attenuated 10x per boundary, and the cue is 4 windows back at lag
+# 32. Untied discounts (0.5, 0.9), and larger injections with discount 0.9 (0.3; 1, copy's setting).
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
+    --methods dni --vary memory-length=32 \
+    --variant cc5m_sglr1e3_d9="$CHRONO_COSINE --sg-lr 1e-3 --bootstrap-discount 0.9" \
+    --variant cc5m_sglr1e3_d5="$CHRONO_COSINE --sg-lr 1e-3 --bootstrap-discount 0.5" \
+    --variant cc5m_sglr1e3_s3d9="$CHRONO_COSINE --sg-lr 1e-3 --sg-scale 0.3 --bootstrap-discount 0.9" \
+    --variant cc5m_sglr1e3_s1d9="$CHRONO_COSINE --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.9"
