@@ -128,34 +128,34 @@ class RNNCore(nn.Module):
         return torch.cat(pieces, dim=time_dim), state
 
 
-class LSTMCore(RNNCore):
+class _BuiltRNNCore(RNNCore):
+    """An ``RNNCore`` that builds its own ``rnn_class`` (an ``nn.LSTM`` or ``nn.GRU``) from sizes."""
+
+    rnn_class: type[nn.RNNBase]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = False,
+        reset_loop: str = "split",
+        **kwargs,
+    ):
+        rnn = self.rnn_class(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs)
+        super().__init__(rnn, reset_loop)
+
+
+class LSTMCore(_BuiltRNNCore):
     """A stacked ``nn.LSTM`` core. Extra keyword arguments go to ``nn.LSTM`` (``proj_size``, ``dropout``...)."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        batch_first: bool = False,
-        reset_loop: str = "split",
-        **kwargs,
-    ):
-        super().__init__(nn.LSTM(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs), reset_loop)
+    rnn_class = nn.LSTM
 
 
-class GRUCore(RNNCore):
+class GRUCore(_BuiltRNNCore):
     """A stacked ``nn.GRU`` core. Extra keyword arguments go to ``nn.GRU``."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        batch_first: bool = False,
-        reset_loop: str = "split",
-        **kwargs,
-    ):
-        super().__init__(nn.GRU(input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs), reset_loop)
+    rnn_class = nn.GRU
 
 
 CELLS = {"lstm": LSTMCore, "gru": GRUCore, "rtu": RTUCore}
