@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The control for the setting of docs/RESULTS.md 6.12-6.14: truncated BPTT with that setting's core optimiser (Adam
-# at 2e-3 with a cosine decay, instead of the 1e-3 / 3e-3 constant of the bptt rows), so that dni's ratios are not
-# the core's schedule in disguise. Copy and repeat copy, T = 2-5, LSTM 128, batch 32, 8M samples, the seeds given
-# (default 0). Resumable; two runs at a time, one thread each (~3-6 min per run).
+# The control for the dni settings of docs/RESULTS.md 6.2-6.14: truncated BPTT with their core optimisers, Adam at
+# 1e-3 (the "best" setting of 6.2, past16 of 6.7) or 2e-3 (6.11-6.14) with a cosine decay over the run, instead of
+# the constant 1e-3 / 3e-3 of the bptt rows, so that dni's ratios are not the core's schedule in disguise. Copy and
+# repeat copy, T = 2-5, LSTM 128, batch 32, 8M samples, the seeds given (default 0). Resumable; two runs at a time,
+# one thread each (~3-4 min per run).
 #   bash scripts/control_bptt_fast.sh [LOGDIR [SEED ...]]
+#   TASKS=copy HORIZONS="2 3" bash scripts/control_bptt_fast.sh logs 1 2      (some cells only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 SEEDS=("${@:2}")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0)
-python -m scripts.sweep --name control_bptt_fast --logdir "$LOGDIR" --tasks copy repeat_copy --horizons 2 3 4 5 \
+python -m scripts.sweep --name control_bptt_fast --logdir "$LOGDIR" --tasks ${TASKS:-copy repeat_copy} \
+    --horizons ${HORIZONS:-2 3 4 5} \
     --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods bptt \
-    --variant lr2e3_cosine="--lr 2e-3 --lr-schedule cosine"
+    --variant lr2e3_cosine="--lr 2e-3 --lr-schedule cosine" --variant lr1e3_cosine="--lr 1e-3 --lr-schedule cosine"
