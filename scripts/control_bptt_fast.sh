@@ -5,13 +5,17 @@
 # repeat copy, T = 2-5, LSTM 128, batch 32, 8M samples, the seeds given (default 0). Resumable; two runs at a time,
 # one thread each (~3-4 min per run).
 #   bash scripts/control_bptt_fast.sh [LOGDIR [SEED ...]]
-#   TASKS=copy HORIZONS="2 3" bash scripts/control_bptt_fast.sh logs 1 2      (some cells only)
+#   TASKS=copy HORIZONS="2 3" LRS=2e-3 bash scripts/control_bptt_fast.sh logs 1 2      (some cells only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=${1:-logs}
 SEEDS=("${@:2}")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0)
+VARIANTS=()
+for lr in ${LRS:-2e-3 1e-3}; do
+    VARIANTS+=(--variant "lr${lr/-/}_cosine=--lr $lr --lr-schedule cosine")
+done
 python -m scripts.sweep --name control_bptt_fast --logdir "$LOGDIR" --tasks ${TASKS:-copy repeat_copy} \
     --horizons ${HORIZONS:-2 3 4 5} \
     --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods bptt \
-    --variant lr2e3_cosine="--lr 2e-3 --lr-schedule cosine" --variant lr1e3_cosine="--lr 1e-3 --lr-schedule cosine"
+    "${VARIANTS[@]}"
