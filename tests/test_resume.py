@@ -28,6 +28,8 @@ def weights(path):
     [
         ("copy", ["--method", "dni", "--threshold", "2.0", "--check-every", "2"]),
         ("repeat_copy", ["--method", "dni_aux", "--threshold", "2.0", "--check-every", "2"]),
+        # the compiled step loop runs the windows with resets (every sequence's start): recompiled after resuming
+        ("copy", ["--method", "dni", "--threshold", "2.0", "--check-every", "2", "--reset-loop", "compiled"]),
     ],
 )
 def test_resume_is_bit_identical(tmp_path, capsys, task, extra):
