@@ -16,6 +16,8 @@ and ``h' = (1 - z) * n + z * h``.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor, nn
 
@@ -80,15 +82,10 @@ def run_layers(is_lstm: bool, weights: list[tuple], inputs: Tensor, state: tuple
     return inputs, tuple(torch.stack(parts) for parts in zip(*finals))
 
 
-_compiled_run_layers = None
-
-
+@functools.cache
 def compiled_run_layers():
     """:func:`run_layers` under ``torch.compile`` (built on first use, so importing the toolkit compiles nothing)."""
-    global _compiled_run_layers
-    if _compiled_run_layers is None:
-        _compiled_run_layers = torch.compile(run_layers, dynamic=False)
-    return _compiled_run_layers
+    return torch.compile(run_layers, dynamic=False)
 
 
 def check_loopable(rnn: nn.RNNBase) -> None:

@@ -17,11 +17,12 @@ Adam, detach. The engine runs the same model, loss and optimiser (``bptt``, ``dn
 window (its two ``[B, S] x [S, S]`` products, its regression's backward, clipping and Adam step) timed alone
 in the same rounds; ``floor_ratio`` = median over rounds of ``(tbptt + m_alone) / tbptt`` is what a
 perfect engine would score if the two pieces cost in one window what they cost apart, and ``above_floor`` =
-``ratio_to_tbptt - floor_ratio``. ``tbptt_grad_s0`` is the hand-written loop whose backward also computes the
-gradient at the window's start state, which M's target needs; ``floor_grad_s0_ratio`` adds ``m_alone`` to it, and
-for ``dni_aux`` also ``aux_alone``, the pooled aux head's own work (:class:`AuxHeadAlone`). They do not: ``hand_dni`` is the shortest correct DNI window written by hand
+``ratio_to_tbptt - floor_ratio``. They do not: ``hand_dni`` is the shortest correct DNI window written by hand
 (:class:`HandWrittenDNI`), and ``ratio_to_hand_dni`` is, for ``dni``, the engine's own glue against it (for
-``dni_aux``, what the aux head costs on top of a hand-written ``dni``). The engine is timed as the training loop
+``dni_aux``, what the aux head costs on top of a hand-written ``dni``). ``tbptt_grad_s0`` is the hand-written
+loop whose backward also computes the gradient at the window's start state, which M's target needs;
+``floor_grad_s0_ratio`` adds ``m_alone`` to it, and for ``dni_aux`` also ``aux_alone``, the pooled aux head's own
+work (:class:`AuxHeadAlone`). The engine is timed as the training loop
 steps it between log windows (``collect_metrics=False``); the order of the learners is reversed every other
 round, so that no learner always runs after the same one. With scattered resets, ``ratio_to_reset_free``
 compares the same learner on the same windows without resets; a ``+compiled_loop`` learner runs the windows with
@@ -265,6 +266,7 @@ def make_windows(count: int, horizon: int, batch: int, features: int, out: int, 
 
 def make_learners(cell, hidden, layers, batch, features, out, methods, horizon=8):
     torch.manual_seed(0)
+    state_width = hidden * layers * (2 if cell == "lstm" else 1)  # M's S: h (and c) of every layer
     learners = {}
     for name in methods:
         method = name.removesuffix(RESET_FREE).removesuffix(COMPILED_LOOP)
@@ -275,9 +277,9 @@ def make_learners(cell, hidden, layers, batch, features, out, methods, horizon=8
         elif method == "hand_dni":
             learners[name] = HandWrittenDNI(cell, features, hidden, layers, out, lr=1e-4)
         elif method == "aux_alone":
-            learners[name] = AuxHeadAlone(horizon, batch, hidden, hidden * layers * (2 if cell == "lstm" else 1))
+            learners[name] = AuxHeadAlone(horizon, batch, hidden, state_width)
         elif method == "m_alone":
-            learners[name] = SyntheticGradientAlone(hidden * layers * (2 if cell == "lstm" else 1), batch)
+            learners[name] = SyntheticGradientAlone(state_width, batch)
         else:
             core = make_core(
                 cell, features, hidden, layers, reset_loop="compiled" if COMPILED_LOOP in name else "split"
@@ -340,11 +342,10 @@ def time_methods(
             record["floor_ratio"] = median_ratio(floor, times["tbptt"])
             record["above_floor"] = record["ratio_to_tbptt"] - record["floor_ratio"]
             if "tbptt_grad_s0" in times:  # the floor with the gradient at s_0 that M's target needs
-                floor = [t + m for t, m in zip(times["tbptt_grad_s0"], times["m_alone"])]
-                record["floor_grad_s0_ratio"] = median_ratio(floor, times["tbptt"])
+                parts = [times["tbptt_grad_s0"], times["m_alone"]]
                 if method == "dni_aux" and "aux_alone" in times:  # and the pooled aux head's own work
-                    floor = [f + a for f, a in zip(floor, times["aux_alone"])]
-                    record["floor_grad_s0_ratio"] = median_ratio(floor, times["tbptt"])
+                    parts.append(times["aux_alone"])
+                record["floor_grad_s0_ratio"] = median_ratio([sum(round_) for round_ in zip(*parts)], times["tbptt"])
         if method.startswith("dni") and "hand_dni" in times:
             record["ratio_to_hand_dni"] = median_ratio(times[method], times["hand_dni"])
         reset_free = method.removesuffix(COMPILED_LOOP) + RESET_FREE
