@@ -227,8 +227,9 @@ def test_popgym_env_through_the_adapter(tmp_path, capsys):
     assert "charts/episodic_return" in tags(tmp_path / "pop")  # 51-step episodes ended within the 64 steps
 
 
-def test_resume_is_bit_identical(tmp_path, capsys):
-    args = ["--method", "dni", "--memory-length", "3", "--seed", "2", *TINY]
+@pytest.mark.parametrize("extra", [[], ["--advantage-scale", "running", "--advantage-decay", "0.9"]])
+def test_resume_is_bit_identical(tmp_path, capsys, extra):
+    args = ["--method", "dni", "--memory-length", "3", "--seed", "2", *TINY, *extra]
     assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "full", "--steps", "48", *args]) == 0
     assert main(["train", "rl", "--logdir", str(tmp_path), "--run-name", "half", "--steps", "24", *args]) == 0
     assert (
@@ -259,6 +260,8 @@ def test_resume_is_bit_identical(tmp_path, capsys):
         ({"env_kwargs": "[1]"}, "JSON object"),
         ({"gamma": 1.5}, "gamma"),
         ({"reward_scale": 0.0}, "reward-scale"),
+        ({"advantage_decay": 1.0}, "advantage-decay must be < 1"),
+        ({"advantage_scale": "batch"}, "advantage"),
     ],
 )
 def test_bad_input_is_one_line_value_error(options, message):
@@ -299,6 +302,28 @@ def test_past_inputs_context_is_the_latest_inputs_of_each_episode():
     twin, _ = make(horizon=4, batch=4, method="dni", memory_length=4, sg_context="past_inputs", context_steps=5)
     twin.load_state_dict(task.state_dict())
     assert torch.equal(twin._lookback.flat(), task._lookback.flat())
+
+
+def test_running_advantage_scale_divides_by_the_running_root_mean_square():
+    """--advantage-scale running: the same acting pass (the policy does not learn here), the advantages divided
+    by the root of the bias-corrected running mean of A^2 over valid steps; the state round-trips."""
+    decay = 0.9
+    plain, engine = make(horizon=4, batch=3, memory_length=3)
+    scaled, _ = make(horizon=4, batch=3, memory_length=3, advantage_scale="running", advantage_decay=decay)
+    unscaled = stream(plain, engine, 5)[0]
+    windows = stream(scaled, engine, 5)[0]
+    moment, scales = 0.0, []
+    for k, (reference, window) in enumerate(zip(unscaled, windows), start=1):
+        advantages, valid = reference.targets["advantages"], reference.targets["valid"]
+        moment = decay * moment + (1 - decay) * (advantages.pow(2).sum() / valid.sum()).item()
+        scale = (moment / (1 - decay**k)) ** 0.5
+        scales.append(scale)
+        torch.testing.assert_close(window.targets["advantages"], advantages / scale)
+        assert torch.equal(window.targets["returns"], reference.targets["returns"])  # the value loss is unchanged
+    assert max(abs(scale - 1) for scale in scales) > 0.1  # a scale of 1 would not tell the two apart
+    twin, _ = make(horizon=4, batch=3, memory_length=3, advantage_scale="running", advantage_decay=decay)
+    twin.load_state_dict(scaled.state_dict())
+    assert torch.equal(twin._advantage_moment, scaled._advantage_moment) and twin._advantage_windows == 5
 
 
 def learn_memory_chain(tmp_path, memory_length: int, **run) -> dict:

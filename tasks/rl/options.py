@@ -33,6 +33,20 @@ class RLOptions:
         "statistics stay raw.",
         low=0.0,
     )
+    advantage_scale: str = option(
+        "none",
+        "none, or running: the policy gradient's advantages are divided by the root of a running mean of the "
+        "squared advantage over past windows (--advantage-decay), so that it keeps one scale as the value "
+        "fits; returns and the value loss are unchanged.",
+        choices=("none", "running"),
+    )
+    advantage_decay: float = option(
+        0.999,
+        "running: the weight of the past in the running mean of the squared advantage, per window "
+        "(bias-corrected, as Adam's moments).",
+        low=0.0,
+        high=1.0,
+    )
     value_coef: float = option(0.5, "Weight of the value loss 0.5 (V - G)^2.", low=0.0)
     entropy_coef: float = option(0.01, "Weight of the entropy bonus.", low=0.0)
     prev_action: bool = option(True, "Feed the one-hot previous action to the core.")
@@ -60,6 +74,8 @@ class RLOptions:
         check_fields(self)
         if self.context_steps and self.sg_context != "past_inputs":
             raise ValueError(f"--context-steps is read by --sg-context past_inputs only, not {self.sg_context}")
+        if not self.advantage_decay < 1:
+            raise ValueError(f"--advantage-decay must be < 1 (a running mean must forget), got {self.advantage_decay}")
         # Zero is in range for these bounds but not for a scale or a fraction of the run.
         for name in ("reward_scale", "final_fraction"):
             if not getattr(self, name) > 0:

@@ -34,7 +34,8 @@ value). Loss, normalised by ``T * B`` in every window (masked steps count as zer
 
     sum_{t,b} valid * [ -log pi(a_t) A_t + value_coef * 0.5 (V_t - G_t)^2 - entropy_coef * H(pi_t) ] / (T B)
 
-with ``A_t = G_t - V_t`` (acting values).
+with ``A_t = G_t - V_t`` (acting values); ``--advantage-scale running`` divides ``A_t`` by the root of a running,
+bias-corrected mean of ``A^2`` over the valid steps of the windows so far, this one included.
 """
 
 from __future__ import annotations
@@ -94,6 +95,10 @@ class RLTask(Task):
             self._lookback = EpisodeLookback(options.context_steps or run.horizon, self.batch, self.input_size, device)
             self.context_size = self._lookback.size
         self._start_episodes(seed=run.seed)
+        # --advantage-scale running: the running mean of the valid steps' squared advantage (before the bias
+        # correction) and the number of windows in it; kept on the device, so no window waits for the host.
+        self._advantage_moment = torch.zeros((), device=device)
+        self._advantage_windows = 0
         # episode statistics per window, on the device: [episodes ended, sum of returns, sum of lengths, successes]
         self._window_stats: list[Tensor] = []
 
@@ -163,11 +168,14 @@ class RLTask(Task):
         (_, bootstrap), _ = self._act(actor, next_input, acting, self._first)
         opts = self.options
         returns = lambda_returns(rewards, values, bootstrap, terminated, truncated, valid, opts.gamma, opts.td_lambda)
+        advantages = (returns - values) * valid.to(dtype)
+        if opts.advantage_scale == "running":
+            advantages = advantages / self._running_advantage_scale(advantages, valid)
         targets = {  # what ActorCriticHead.loss reads
             "actions": actions,
             "valid": valid,
             "returns": returns,
-            "advantages": (returns - values) * valid.to(dtype),
+            "advantages": advantages,
         }
         self._record(ended, episode_returns, episode_lengths, rewards)
         next_resets = self._first | self._pseudo
@@ -179,6 +187,19 @@ class RLTask(Task):
         elif self.context_size:
             context, next_context = inputs[0], next_input
         return Window(inputs, targets, valid.to(dtype), resets, next_resets, context, next_context), state
+
+    def _running_advantage_scale(self, advantages: Tensor, valid: Tensor) -> Tensor:
+        """The root of the running mean of ``advantages**2`` over valid steps, this window ``[T, B]`` included, as
+        a 0-dim tensor: a scale that moves slowly, so the loss keeps one scale from window to window (a
+        per-window normalisation would not), with the bias correction that makes the first windows' mean exact.
+        """
+        decay = self.options.advantage_decay
+        mean_square = advantages.float().pow(2).sum() / valid.sum().clamp_min(1)
+        self._advantage_moment = decay * self._advantage_moment + (1.0 - decay) * mean_square
+        self._advantage_windows += 1
+        corrected = self._advantage_moment / (1.0 - decay**self._advantage_windows)
+        # the floor only keeps a window of all-zero advantages (nothing valid yet) from dividing 0 by 0
+        return corrected.sqrt().clamp_min(1e-8).to(advantages.dtype)
 
     # ----- statistics -----------------------------------------------------------------------------
 
@@ -276,6 +297,8 @@ class RLTask(Task):
             **super().state_dict(),
             "window_stats": torch.stack(self._window_stats) if self._window_stats else None,
             "lookback": self._lookback.state_dict() if self._lookback is not None else None,
+            "advantage_moment": self._advantage_moment.clone(),
+            "advantage_windows": self._advantage_windows,
         }
         if self.native:
             out["carry"] = {
@@ -292,6 +315,9 @@ class RLTask(Task):
         self._window_stats = [] if stats is None else list(stats.to(self.device).unbind(0))
         if self._lookback is not None:
             self._lookback.load_state_dict(state.get("lookback"))
+        if "advantage_moment" in state:  # absent from checkpoints saved before --advantage-scale existed
+            self._advantage_moment = state["advantage_moment"].to(self.device).clone()
+            self._advantage_windows = int(state["advantage_windows"])
         if self.native and "env" in state:
             self.envs.unwrapped.load_state_dict(state["env"])
             self.envs.load_state_dict(state["episode_statistics"])
