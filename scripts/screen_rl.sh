@@ -133,3 +133,17 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
     --variant cc5m_sglr1e3_d5="$CHRONO_COSINE --sg-lr 1e-3 --bootstrap-discount 0.5" \
     --variant cc5m_sglr1e3_s3d9="$CHRONO_COSINE --sg-lr 1e-3 --sg-scale 0.3 --bootstrap-discount 0.9" \
     --variant cc5m_sglr1e3_s1d9="$CHRONO_COSINE --sg-lr 1e-3 --sg-scale 1 --bootstrap-discount 0.9"
+# Untied discounts left nothing learnt. Issue 11's "advantage scaling with a fixed running scale": the policy
+# gradient's advantages divided by a running RMS (--advantage-scale running), over ~1,000 and ~100 windows.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
+    --methods dni --vary memory-length=32 \
+    --variant cc5m_sglr1e3_adv="$CHRONO_COSINE --sg-lr 1e-3 --advantage-scale running" \
+    --variant cc5m_sglr1e3_adv99="$CHRONO_COSINE --sg-lr 1e-3 --advantage-scale running --advantage-decay 0.99"
+# Neither scale helped (0.78 and 0.67). Four more levers on M's Adam 1e-3, lag 32 at T = 8: a target copy of M for
+# the bootstrap, a closed-form least-squares M, the injection and discount (tied) at 0.2, a smaller entropy bonus.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
+    --methods dni --vary memory-length=32 \
+    --variant cc5m_sglr1e3_ema="$CHRONO_COSINE --sg-lr 1e-3 --sg-target-ema 0.01" \
+    --variant cc5m_lsq="$CHRONO_COSINE --sg-solver least_squares" \
+    --variant cc5m_sglr1e3_s2="$CHRONO_COSINE --sg-lr 1e-3 --sg-scale 0.2" \
+    --variant cc5m_sglr1e3_ent003="$CHRONO_COSINE --sg-lr 1e-3 --entropy-coef 0.003"
