@@ -51,6 +51,16 @@ python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" "${SGLR[@]}" --seeds 0 1
     -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
 python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" "${SGLR[@]}" --seeds 0 1 2 --budget-samples 5120000 \
     -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL --lr-schedule cosine --sg-lr 1e-3 || fail $?
+# The setting that reached lag 32 at T = 8 in seeds 0-2 (scripts/screen_rl.sh, variant cc5m_sglr1e3_k48_ent003:
+# M's Adam 1e-3, chrono up to 48 steps, entropy 0.003) on the same three environments.
+K48=(--variant cc_k48_ent003= --methods dni)
+K48_FLAGS="--lr-schedule cosine --sg-lr 1e-3 --chrono-steps 48 --entropy-coef 0.003"
+python -m scripts.sweep --name rl_rp_easy "${ENVS[@]}" "${K48[@]}" --seeds 0 1 --budget-samples 2048000 \
+    -- --env dni_rnn/RepeatPreviousEasy-v0 --gamma 0.5 $RL $K48_FLAGS || fail $?
+python -m scripts.sweep --name rl_cartpole "${ENVS[@]}" "${K48[@]}" --seeds 0 1 --budget-samples 3072000 \
+    -- --env dni_rnn/PositionOnlyCartPole-v0 --reward-scale 0.1 $RL $K48_FLAGS || fail $?
+python -m scripts.sweep --name rl_rp_medium "${ENVS[@]}" "${K48[@]}" --seeds 0 1 2 --budget-samples 5120000 \
+    -- --env dni_rnn/RepeatPreviousMedium-v0 --gamma 0.5 $RL $K48_FLAGS || fail $?
 # RepeatPrevious-Medium's upper bound for the LSTM learner: full-episode BPTT (an episode is 103 steps and its
 # pseudo-step, so windows of 104 steps hold one episode each, every environment starting together), with torch's
 # initialisation and with chrono. 256 environments make only 192 updates in 5.12M steps, so 64 (769 updates) too.
