@@ -164,3 +164,8 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
 # The control for those nine seeds: M's Adam 1e-3 alone (0.88 on seeds 0-2) on the same six further seeds.
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 3 4 5 6 7 8 --budget-samples 5120000 --horizons 8 \
     --methods dni --vary memory-length=32 --variant cc5m_sglr1e3="$CHRONO_COSINE --sg-lr 1e-3"
+# On the nine seeds, the injection scale (tied to the bootstrap discount, so the cue 4 boundaries back is
+# attenuated 0.1^4 at 0.1, 0.2^4 or 0.3^4 here) on top of chrono 48 + entropy 0.003.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 --horizons 8 \
+    --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_s2="$K48_ENT003 --sg-scale 0.2" \
+    --variant cc5m_sglr1e3_k48_ent003_s3="$K48_ENT003 --sg-scale 0.3"
