@@ -60,7 +60,7 @@ class SyntheticBoundary(nn.Module):
         delta_0   = B * d objective / d s_0  +  J^T (discount * m' - scale * m)
 
     where ``J^T v = d<v, s_T>/ds_0`` and ``m' = m``, or the prediction of a slowly updated target copy of
-    ``M`` when ``target_ema > 0``. With ``discount == scale`` and no target copy the correction is 0 and one
+    ``M`` when ``target_ema > 0`` (minus ``B d excluded / d s_0`` for a part of the loss ``M`` leaves out). With ``discount == scale`` and no target copy the correction is 0 and one
     backward gives everything; otherwise a second, state-only backward supplies it. :meth:`update` then takes
     one optimiser step on ``sum_b ||M(s_0[b]) - delta_0[b]||^2 / B``. ``M`` predicts per-entry gradients
     (the gradient of one entry's own loss); the ``1/B`` of a batch-mean loss is applied at injection.
@@ -198,11 +198,15 @@ class SyntheticBoundary(nn.Module):
         next_resets: Tensor | None = None,
         next_context: Tensor | None = None,
         inject: bool = True,
+        excluded: Tensor | None = None,
     ) -> Tensor:
         """One backward of ``loss + (scale / B) <m, s_T>``; records ``delta_0`` for :meth:`update`.
 
         ``inject=False`` (a warm-up) injects nothing while ``delta_0`` keeps the discounted bootstrap.
-        Returns the injected direction ``[B, S]`` (``m``, permuted for the shuffled control), unscaled.
+        ``excluded``: a scalar part of ``loss`` (in its graph) that the parameters are trained on but ``delta_0``
+        leaves out, ``- B d excluded / d s_0`` (a second, state-only backward): ``M`` then predicts the future
+        gradient of ``loss - excluded`` only. Returns the injected direction ``[B, S]`` (``m``, permuted for the
+        shuffled control), unscaled.
         """
         if self._start is None:
             raise RuntimeError("SyntheticBoundary.backward: call start(state) before running the core")
@@ -213,7 +217,9 @@ class SyntheticBoundary(nn.Module):
         batch = flat_final.shape[0]
         scale = self.scale if inject else 0.0
         direction = self.direction(grad)
-        needs_correction = self.shuffle or self.target_module is not None or self.discount != scale
+        needs_correction = (
+            self.shuffle or self.target_module is not None or self.discount != scale or excluded is not None
+        )
         # d/ds_T of (scale / B) <direction, s_T> is (scale / B) direction: handed to autograd as s_T's gradient, the
         # same backward as that of the inner product, without forming it (or its backward) in the graph.
         ends = [t for t in state_tensors(final) if t.requires_grad]
@@ -225,12 +231,19 @@ class SyntheticBoundary(nn.Module):
         torch.autograd.backward(tensors, grads, retain_graph=needs_correction)
         start = self._start
         delta = flatten_grads([t.grad for t in state_tensors(start)], start).mul_(batch)  # (B, S), a fresh tensor
-        if needs_correction and ends:
-            # J^T (bootstrap - injected): a second, state-only backward, taken before any optimiser step
-            # changes the weights the graph saved.
-            correction = self.discount * bootstrap - scale * direction
-            carried = torch.autograd.grad(ends, state_tensors(start), _end_grads(correction, final), allow_unused=True)
-            delta = delta + flatten_grads(carried, start)
+        if needs_correction:
+            # J^T (bootstrap - injected) - B d excluded / d s_0: a second, state-only backward, taken before any
+            # optimiser step changes the weights the graph saved.
+            outputs, grads = [], []
+            if ends:
+                outputs += ends
+                grads += _end_grads(self.discount * bootstrap - scale * direction, final)
+            if excluded is not None:
+                outputs.append(excluded)
+                grads.append(torch.full_like(excluded, -float(batch)))
+            if outputs:
+                carried = torch.autograd.grad(outputs, state_tensors(start), grads, allow_unused=True)
+                delta = delta + flatten_grads(carried, start)
         self.pending = (flatten_state(detach_state(start)), delta)
         self._start = None
         return direction

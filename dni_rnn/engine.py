@@ -174,8 +174,12 @@ class WindowEngine(nn.Module):
         return self.core.initial_state(batch_size, device, dtype)
 
     def _run_window(self, core: nn.Module, head: nn.Module, state: State, window: Window) -> tuple[Tensor, State]:
+        """``(loss, s_T)`` of one window, for ``M``'s n-step targets and the probe: the loss whose future
+        gradient ``M`` predicts (the head's loss less its :meth:`~dni_rnn.head.Head.sg_excluded_loss`)."""
         outputs, final = core(window.inputs, state, window.resets)
-        return head.loss(outputs, window)[0], final
+        loss = head.loss(outputs, window)[0]
+        excluded = head.sg_excluded_loss(outputs, window)
+        return (loss if excluded is None else loss - excluded), final
 
     def aux_loss(self, aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, window: Window) -> Tensor:
         """dni_aux: the outputs predict ``M(s_T)`` (:func:`dni_rnn.auxiliary.aux_loss`, ``config.aux_pooling``)."""
@@ -224,7 +228,10 @@ class WindowEngine(nn.Module):
             if collect_metrics:
                 metrics["charts/sg_norm"] = boundary_grad.norm(dim=-1).mean()
             inject = self.windows_seen >= cfg.sg_warmup_windows
-            direction = boundary.backward(objective, final, window.next_resets, window.next_context, inject=inject)
+            excluded = self.head.sg_excluded_loss(outputs, window)
+            direction = boundary.backward(
+                objective, final, window.next_resets, window.next_context, inject=inject, excluded=excluded
+            )
         grad_norm = self._grad_norm(self._trained_parameters, cfg.grad_clip)
         metrics["charts/grad_norm"] = grad_norm
         # Non-finite iff one of its terms is (inf - inf is NaN); the task loss's detached copy when it is the objective.

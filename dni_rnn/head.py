@@ -29,6 +29,13 @@ class Head(nn.Module):
         mean over steps and batch) and a dict of detached tensors (plus, optionally, ``metrics[PRIVATE]``)."""
         raise NotImplementedError
 
+    def sg_excluded_loss(self, outputs: Tensor, window: Window) -> Tensor | None:
+        """The part of :meth:`loss` (a scalar in the same graph) whose gradient the synthetic gradient leaves
+        out: the parameters are trained on the whole loss, but ``M`` learns to predict the future gradient of
+        ``loss - excluded`` only (e.g. the value loss without the noisier policy loss). ``None`` (the default):
+        ``M`` predicts the whole loss's."""
+        return None
+
     def forward(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Any]]:
         return self.loss(outputs, window)
 

@@ -24,6 +24,26 @@ class RegressionLoss(Head):
         return error.sum() / error.numel(), {}
 
 
+class SplitLoss(RegressionLoss):
+    """RegressionLoss plus an output penalty that ``M``'s target leaves out (``sg_excluded_loss``)."""
+
+    def penalty(self, outputs):
+        return 0.7 * outputs.pow(2).sum() / outputs[..., 0].numel()
+
+    def loss(self, outputs, window):
+        return super().loss(outputs, window)[0] + self.penalty(outputs), {}
+
+    def sg_excluded_loss(self, outputs, window):
+        return self.penalty(outputs)
+
+
+def included_loss(head, outputs, window):
+    """The loss whose future gradient ``M`` predicts: the head's loss less its excluded part."""
+    excluded = head.sg_excluded_loss(outputs, window)
+    loss = head.loss(outputs, window)[0]
+    return loss if excluded is None else loss - excluded
+
+
 def make_stream(steps, batch, features, out, reset_prob=0.0, seed=0):
     gen = torch.Generator().manual_seed(seed)
     inputs = torch.randn(steps, batch, features, generator=gen)

@@ -1,8 +1,11 @@
-"""Lambda-returns within a window against a per-step reference (dni_rnn_tasks/rl/losses.py)."""
+"""The actor-critic's targets and loss (dni_rnn_tasks/rl/losses.py): lambda-returns within a window against a
+per-step reference, and the part of the loss M's target leaves out."""
 
+import pytest
 import torch
 
-from dni_rnn_tasks.rl.losses import lambda_returns
+from dni_rnn.window import Window
+from dni_rnn_tasks.rl.losses import ActorCriticHead, lambda_returns
 
 
 def reference_lambda_returns(r, v, boot, term, trunc, valid, gamma, lam):
@@ -54,3 +57,28 @@ def test_lambda_returns_match_a_per_step_reference():
         for b, (r, te, tr, va) in enumerate(columns):
             want = reference_lambda_returns(r, values[:, b].tolist(), bootstrap[b].item(), te, tr, va, gamma, lam)
             assert torch.allclose(got[:, b], torch.tensor(want)), (gamma, lam, b)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.4])
+def test_m_target_weights_the_policy_terms(weight):
+    """sg_excluded_loss leaves (1 - w) of the policy's terms out of M's target: at w = 0 M predicts the value
+    loss's gradient only; at w = 1 nothing is excluded (and no second backward is taken)."""
+    torch.manual_seed(0)
+    steps, batch, hidden = 3, 5, 4
+    outputs = torch.randn(steps, batch, hidden)
+    targets = {
+        "actions": torch.randint(0, 2, (steps, batch)),
+        "advantages": torch.randn(steps, batch),
+        "returns": torch.randn(steps, batch),
+        "valid": torch.rand(steps, batch) > 0.2,
+    }
+    window = Window(outputs, targets)
+    head = ActorCriticHead(hidden, 2, value_coef=0.5, entropy_coef=0.01, sg_policy_weight=weight)
+    loss, metrics = head.loss(outputs, window)
+    excluded = head.sg_excluded_loss(outputs, window)
+    policy_terms = metrics["losses/policy"] - 0.01 * metrics["losses/entropy"]
+    torch.testing.assert_close(excluded, (1 - weight) * policy_terms)
+    torch.testing.assert_close(loss - excluded, 0.5 * metrics["losses/value"] + weight * policy_terms)
+    assert ActorCriticHead(hidden, 2, 0.5, 0.01).sg_excluded_loss(outputs, window) is None
+    with pytest.raises(ValueError, match="sg_policy_weight"):
+        ActorCriticHead(hidden, 2, 0.5, 0.01, sg_policy_weight=-0.1)

@@ -262,6 +262,7 @@ def test_resume_is_bit_identical(tmp_path, capsys, extra):
         ({"reward_scale": 0.0}, "reward-scale"),
         ({"advantage_decay": 1.0}, "advantage-decay must be < 1"),
         ({"advantage_scale": "batch"}, "advantage"),
+        ({"sg_policy_weight": 1.5}, "sg-policy-weight"),
     ],
 )
 def test_bad_input_is_one_line_value_error(options, message):

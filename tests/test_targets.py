@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import RegressionLoss, make_stream, probe_engine, record_targets, windows_of
+from helpers import RegressionLoss, SplitLoss, included_loss, make_stream, probe_engine, record_targets, windows_of
 from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, grads_of
 
 from dni_rnn.cores import LSTMCore
@@ -16,15 +16,16 @@ TARGET_OPTIONS = [
 ]
 
 
-def build(layers=2):
+def build(layers=2, head=RegressionLoss):
     torch.manual_seed(0)
-    return LSTMCore(FEATURES, HIDDEN, layers), RegressionLoss(HIDDEN, OUT)
+    return LSTMCore(FEATURES, HIDDEN, layers), head(HIDDEN, OUT)
 
 
-@pytest.mark.parametrize("options", TARGET_OPTIONS)
-def test_zero_synthetic_gradient_is_truncated_bptt_for_every_target(options):
-    """The target only trains M: with M frozen at 0 the core's gradients are truncated BPTT's."""
-    core, loss = build()
+@pytest.mark.parametrize("options,head", [(options, RegressionLoss) for options in TARGET_OPTIONS] + [({}, SplitLoss)])
+def test_zero_synthetic_gradient_is_truncated_bptt_for_every_target(options, head):
+    """The target only trains M: with M frozen at 0 the core's gradients are truncated BPTT's (also when M's
+    target leaves out a part of the loss)."""
+    core, loss = build(head=head)
     inputs, targets, resets = make_stream(12, BATCH, FEATURES, OUT, reset_prob=0.15)
     engine = probe_engine(core, loss, method="dni", sg_scale=1.0, **options)
     engine.sg_optimizer = torch.optim.SGD(engine.synthetic_gradient.parameters(), lr=0.0)
@@ -52,19 +53,21 @@ def discounted_truths(core, loss, windows, discount):
         state, total = type(start_state)(*start), 0.0
         for i, window in enumerate(windows[k:]):
             outputs, state = core(window.inputs, state, window.resets)
-            total = total + discount**i * loss(outputs, window)[0]
+            total = total + discount**i * included_loss(loss, outputs, window)
         grads = torch.autograd.grad(total, start)
         truths.append(BATCH * torch.cat([g.transpose(0, 1).flatten(1) for g in grads], -1))
     finals = [flatten_state(s) for s in starts[1:]] + [flatten_state(state)]
     return [flatten_state(s) for s in starts], truths, finals
 
 
-@pytest.mark.parametrize("n,lam", [(2, 1.0), (3, 1.0), (3, 0.5), (4, 0.0)])
+@pytest.mark.parametrize("n,lam", [(1, 1.0), (2, 1.0), (3, 1.0), (3, 0.5), (4, 0.0)])
 @pytest.mark.parametrize("reset_prob,discount", [(0.0, 1.0), (0.15, 1.0), (0.15, 0.8)])
-def test_oracle_lambda_target_is_the_true_gradient(n, lam, reset_prob, discount):
+@pytest.mark.parametrize("head", [RegressionLoss, SplitLoss])
+def test_oracle_lambda_target_is_the_true_gradient(n, lam, reset_prob, discount, head):
     """With the true (discounted) future gradient in place of every bootstrap, the n-step / lambda target at a
-    window start is the true gradient there (any lambda: it mixes estimates that are all exact)."""
-    core, loss = build()
+    window start is the true gradient there (any lambda: it mixes estimates that are all exact). With a part of
+    the loss excluded from M's target (SplitLoss), that is the true gradient of the rest of the loss."""
+    core, loss = build(head=head)
     inputs, targets, resets = make_stream(15, BATCH, FEATURES, OUT, reset_prob)
     windows = windows_of(inputs, targets, resets, HORIZON)
     starts, truths, _ = discounted_truths(core, loss, windows, discount)
@@ -147,3 +150,35 @@ def test_shuffled_control_injects_a_permutation_of_m():
     objective = BATCH * loss(outputs, window)[0] + (m * flatten_state(final)).sum()
     want = torch.cat([g.transpose(0, 1).flatten(1) for g in torch.autograd.grad(objective, start)], -1)
     torch.testing.assert_close(got[0], want, rtol=1e-9, atol=1e-12)
+
+
+def test_oracle_of_the_included_loss_gives_its_full_bptt_plus_the_excluded_part_truncated():
+    """M's target leaves out a part E of the loss L: the core still learns every window's whole loss, but the
+    gradient across a boundary is that of L - E. With the true future gradient of L - E injected, the summed
+    parameter gradients are full BPTT of sum_j (L_j - E_j) plus truncated BPTT of sum_j E_j."""
+    core, loss = build(head=SplitLoss)
+    inputs, targets, resets = make_stream(12, BATCH, FEATURES, OUT, reset_prob=0.15)
+    windows = windows_of(inputs, targets, resets, HORIZON)
+    _, truths, _ = discounted_truths(core, loss, windows, 1.0)
+    after = iter(truths[1:] + [torch.zeros_like(truths[0])])
+    engine = probe_engine(core, loss, method="dni", sg_scale=1.0)
+    engine.boundary.predict = lambda flat, context=None, next_resets=None, target=False: (
+        next(after) * (~next_resets).unsqueeze(-1)
+    )
+    state = engine.initial_state(BATCH)
+    summed = None
+    for window in windows:
+        state, _ = engine.step(window, state)
+        grads = grads_of(engine.core) + grads_of(engine.head)
+        summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
+
+    core.zero_grad(), loss.zero_grad()
+    state, total = core.initial_state(BATCH), 0.0
+    for window in windows:  # full BPTT of the included loss, truncated BPTT of the excluded one
+        truncated_outputs, _ = core(window.inputs, tuple(t.detach() for t in state), window.resets)
+        total = total + loss.sg_excluded_loss(truncated_outputs, window)
+        outputs, state = core(window.inputs, state, window.resets)
+        total = total + included_loss(loss, outputs, window)
+    total.backward()
+    for got, want in zip(summed, grads_of(core) + grads_of(loss)):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)

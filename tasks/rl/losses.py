@@ -47,12 +47,17 @@ def lambda_returns(
 class ActorCriticHead(Head):
     """Policy head (categorical logits) and value head on the core's outputs; the actor-critic loss."""
 
-    def __init__(self, hidden: int, num_actions: int, value_coef: float, entropy_coef: float):
+    def __init__(
+        self, hidden: int, num_actions: int, value_coef: float, entropy_coef: float, sg_policy_weight: float = 1.0
+    ):
         super().__init__()
+        if not 0.0 <= sg_policy_weight <= 1.0:
+            raise ValueError(f"sg_policy_weight must be in [0, 1], got {sg_policy_weight}")
         self.policy = nn.Linear(hidden, num_actions)
         self.value = nn.Linear(hidden, 1)
         self.value_coef = value_coef
         self.entropy_coef = entropy_coef
+        self.sg_policy_weight = sg_policy_weight
         with torch.no_grad():  # a near-uniform first policy
             self.policy.weight.mul_(0.01)
             self.policy.bias.zero_()
@@ -61,7 +66,9 @@ class ActorCriticHead(Head):
         """``(logits [..., A], values [...])``: what acting reads."""
         return self.policy(outputs), self.value(outputs).squeeze(-1)
 
-    def loss(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
+    def _terms(self, outputs: Tensor, window: Window) -> tuple[Tensor, Tensor, Tensor]:
+        """``(policy, value, entropy)``: the three scalar terms of the loss, each summed over the valid steps
+        and divided by ``T B``."""
         targets = window.targets
         logits, values = self.predict(outputs)  # (T, B, A), (T, B)
         log_probs = F.log_softmax(logits, dim=-1)
@@ -72,9 +79,22 @@ class ActorCriticHead(Head):
         policy = -(log_prob * targets["advantages"].to(values.dtype) * mask).sum() / count
         value = 0.5 * ((values - targets["returns"].to(values.dtype)).pow(2) * mask).sum() / count
         entropy = (entropy * mask).sum() / count
+        return policy, value, entropy
+
+    def loss(self, outputs: Tensor, window: Window) -> tuple[Tensor, dict[str, Tensor]]:
+        policy, value, entropy = self._terms(outputs, window)
         loss = policy + self.value_coef * value - self.entropy_coef * entropy
         return loss, {
             "losses/policy": policy.detach(),
             "losses/value": value.detach(),
             "losses/entropy": entropy.detach(),
         }
+
+    def sg_excluded_loss(self, outputs: Tensor, window: Window) -> Tensor | None:
+        """``(1 - sg_policy_weight) (policy - entropy_coef entropy)``: with a weight below 1, ``M`` predicts the
+        future gradient of the value loss plus only that fraction of the policy's terms, whose sampling noise
+        swamps their signal while the policy plays at chance. ``None`` at weight 1 (no extra backward)."""
+        if self.sg_policy_weight == 1.0:
+            return None
+        policy, _, entropy = self._terms(outputs, window)
+        return (1.0 - self.sg_policy_weight) * (policy - self.entropy_coef * entropy)

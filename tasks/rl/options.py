@@ -49,6 +49,14 @@ class RLOptions:
     )
     value_coef: float = option(0.5, "Weight of the value loss 0.5 (V - G)^2.", low=0.0)
     entropy_coef: float = option(0.01, "Weight of the entropy bonus.", low=0.0)
+    sg_policy_weight: float = option(
+        1.0,
+        "Weight of the policy's terms (policy gradient and entropy bonus) in what M predicts: M's target is the "
+        "future gradient of value_coef * value loss + w * (policy terms); 0: the value loss only. The core is "
+        "still trained on the whole loss. Below 1 costs a second, state-only backward per window.",
+        low=0.0,
+        high=1.0,
+    )
     prev_action: bool = option(True, "Feed the one-hot previous action to the core.")
     prev_reward: bool = option(True, "Feed the previous reward to the core.")
     sg_context: str = option(

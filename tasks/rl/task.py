@@ -36,6 +36,8 @@ value). Loss, normalised by ``T * B`` in every window (masked steps count as zer
 
 with ``A_t = G_t - V_t`` (acting values); ``--advantage-scale running`` divides ``A_t`` by the root of a running,
 bias-corrected mean of ``A^2`` over the valid steps of the windows so far, this one included.
+``--sg-policy-weight w < 1``: the core is trained on this loss, but ``M`` predicts the future gradient of
+``value_coef * value loss + w * (policy and entropy terms)`` (:meth:`ActorCriticHead.sg_excluded_loss`).
 """
 
 from __future__ import annotations
@@ -111,7 +113,10 @@ class RLTask(Task):
         self._pseudo = torch.zeros(self.batch, dtype=torch.bool, device=self.device)  # the next step only resets
 
     def build_head(self, core_output_size: int) -> ActorCriticHead:
-        return ActorCriticHead(core_output_size, self.num_actions, self.options.value_coef, self.options.entropy_coef)
+        options = self.options
+        return ActorCriticHead(
+            core_output_size, self.num_actions, options.value_coef, options.entropy_coef, options.sg_policy_weight
+        )
 
     # ----- acting -----------------------------------------------------------------------------------
 
