@@ -13,21 +13,25 @@
 # NAME=...: the sweep's name (default screen_reach_TASK), so more seeds can go to a sweep of their own and be
 # reported without replacing the records of one whose run directories are gone:
 #   NAME=evidence_fast_repeat_copy FAST=1 NS=8 HORIZONS="3 4 5" bash scripts/evidence_reach.sh logs repeat_copy 1 2
+# CONTEXT=K: M reads the last K inputs instead of 16 (variant names start past<K>). On repeat copy a sequence is
+# N + 1 + N R + 1 steps (44 at N = R = 6), so K = 48 lets M see the bits at the boundaries of the later repeats:
+#   NAME=screen_past48_repeat_copy CONTEXT=48 FAST=1 NS=8 HORIZONS="3 5" bash scripts/evidence_reach.sh logs repeat_copy 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/settings.sh
 sweep_arguments "$@"
-SETTING=$PAST16
+CONTEXT=${CONTEXT:-16}
+SETTING=${PAST16/--context-steps 16/--context-steps $CONTEXT}
 SUFFIX=
 if [ "${FAST:-0}" = 1 ]; then
-    SETTING="${PAST16/--lr 1e-3/--lr 2e-3} --sg-lr 3e-4"
+    SETTING="${SETTING/--lr 1e-3/--lr 2e-3} --sg-lr 3e-4"
     SUFFIX=_lr2e3_sglr3e4
 fi
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "${NAME:-screen_reach_$TASK}" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
         --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
-        --variant "past16_nstep$n$SUFFIX=$SETTING --sg-target-windows $n" \
+        --variant "past${CONTEXT}_nstep$n$SUFFIX=$SETTING --sg-target-windows $n" \
         -- --probe-every 500 || { [ $code != 0 ] || code=$?; }
 done
 exit $code
