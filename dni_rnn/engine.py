@@ -59,6 +59,8 @@ class WindowEngine(nn.Module):
             are the core's ``[T, B, output_size]``; ``loss`` a scalar normalised the same way in every window
             (e.g. a mean over steps and batch), ``metrics`` a dict of detached tensors. Its parameters (the
             readout) are trained with the core. It must not have side effects: the probe calls it too.
+            Optionally ``head.sg_excluded_loss(outputs, window)``, a part of the loss ``M``'s target leaves
+            out (:class:`~dni_rnn.head.Head`).
         config: :class:`EngineConfig`.
         context_size: width of ``Window.context`` for a conditioned M (cDNI); 0 for none. Default: 0.
         optimizer: factory ``params -> Optimizer`` for the core, head (and aux head). Default: Adam at ``config.lr``.
@@ -178,7 +180,7 @@ class WindowEngine(nn.Module):
         gradient ``M`` predicts (the head's loss less its :meth:`~dni_rnn.head.Head.sg_excluded_loss`)."""
         outputs, final = core(window.inputs, state, window.resets)
         loss = head.loss(outputs, window)[0]
-        excluded = head.sg_excluded_loss(outputs, window)
+        excluded = excluded_loss(head, outputs, window)
         return (loss if excluded is None else loss - excluded), final
 
     def aux_loss(self, aux_head: nn.Module, outputs: Tensor, boundary_grad: Tensor, window: Window) -> Tensor:
@@ -228,7 +230,7 @@ class WindowEngine(nn.Module):
             if collect_metrics:
                 metrics["charts/sg_norm"] = boundary_grad.norm(dim=-1).mean()
             inject = self.windows_seen >= cfg.sg_warmup_windows
-            excluded = self.head.sg_excluded_loss(outputs, window)
+            excluded = excluded_loss(self.head, outputs, window)
             direction = boundary.backward(
                 objective, final, window.next_resets, window.next_context, inject=inject, excluded=excluded
             )
@@ -364,6 +366,12 @@ class WindowEngine(nn.Module):
         if "probe" in state:  # (checkpoints from before the probe was saved have none)
             probe = {**state["probe"], "pending": to_device(state["probe"]["pending"], device)}
             self.probe.load_state_dict(probe, self.core, self.head)
+
+
+def excluded_loss(head: nn.Module, outputs: Tensor, window: Window) -> Tensor | None:
+    """``head.sg_excluded_loss(outputs, window)``, or None for a head without one (any module with a ``loss``)."""
+    method = getattr(head, "sg_excluded_loss", None)
+    return method(outputs, window) if method is not None else None
 
 
 def to_device(value, device: torch.device | None):
