@@ -21,6 +21,7 @@ step, each step a handful of element-wise ops.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -198,6 +199,28 @@ def chrono_init_(rnn: nn.RNNBase, max_steps: int) -> None:
                 bias_hh[:hidden] = 0
 
 
+def sparse_init_(rnn: nn.RNNBase, sparsity: float) -> None:
+    """Sparse initialisation (as in the stream-x learners of Elsayed et al., 2024) of an ``nn.LSTM`` / ``nn.GRU``'s
+    weight matrices, in place: every entry ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, then in every row (one gate of
+    one unit) ``round(sparsity * fan_in)`` of its ``fan_in`` inputs, drawn at random, set to 0. Only the start
+    is sparse: the zeros are free to learn. Biases are left alone (chrono sets them). The draws use torch's global
+    generator, after the weights' own initialisation.
+    """
+    if rnn.mode not in ("LSTM", "GRU"):
+        raise ValueError(f"sparse initialisation is for LSTM and GRU cores, got {rnn.mode}")
+    if not 0.0 < sparsity < 1.0:
+        raise ValueError(f"sparsity must be in (0, 1) (0: off), got {sparsity}")
+    with torch.no_grad():
+        for name, weight in rnn.named_parameters():
+            if not name.startswith("weight_"):
+                continue
+            rows, fan_in = weight.shape  # (gates * H, inputs)
+            bound = 1.0 / math.sqrt(fan_in)
+            values = torch.empty(rows, fan_in, dtype=weight.dtype).uniform_(-bound, bound)
+            zeroed = torch.rand(rows, fan_in).argsort(dim=1)[:, : round(sparsity * fan_in)]
+            weight.copy_(values.scatter_(1, zeroed, 0.0))
+
+
 def make_core(
     cell: str,
     input_size: int,
@@ -206,10 +229,12 @@ def make_core(
     batch_first: bool = False,
     chrono_steps: int = 0,
     reset_loop: str = "split",
+    sparse_init: float = 0.0,
 ) -> nn.Module:
     """Build an ``lstm``, ``gru`` or ``rtu`` (:mod:`dni_rnn.rtu`, exact RTRL) core by name (the CLI's ``--cell``);
     ``chrono_steps > 0``: :func:`chrono_init_` of an LSTM's or GRU's gate biases for that many steps;
-    ``reset_loop``: how an LSTM or GRU runs a window with resets (:class:`RNNCore`)."""
+    ``reset_loop``: how an LSTM or GRU runs a window with resets (:class:`RNNCore`); ``sparse_init > 0``:
+    :func:`sparse_init_` of an LSTM's or GRU's weights with that fraction of zeros."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(CELLS)}")
     if min(input_size, hidden_size, num_layers) < 1:
@@ -220,6 +245,10 @@ def make_core(
         raise ValueError(f"--reset-loop {reset_loop} is for the lstm and gru cells; the rtu cell steps on its own")
     kwargs = {"reset_loop": reset_loop} if cell != "rtu" else {}
     core = CELLS[cell](input_size, hidden_size, num_layers, batch_first=batch_first, **kwargs)
+    if sparse_init:
+        if not isinstance(core, RNNCore):
+            raise ValueError(f"sparse initialisation is for the lstm and gru cells, got {cell!r}")
+        sparse_init_(core.rnn, sparse_init)
     if chrono_steps:
         if not isinstance(core, RNNCore):
             raise ValueError(f"chrono initialisation is for the lstm and gru cells, got {cell!r}")

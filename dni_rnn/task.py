@@ -132,6 +132,7 @@ class Task:
             self.run.layers,
             chrono_steps=self.run.chrono_steps,
             reset_loop=self.run.reset_loop,
+            sparse_init=self.run.sparse_init,
         )
 
     def build_head(self, core_output_size: int) -> Head:

@@ -59,6 +59,13 @@ class TrainConfig:
         "steps (>= 3): keep-gate bias log u, u ~ U(1, this - 1), a time constant of 2 to this many steps; 0: torch's.",
         low=0,
     )
+    sparse_init: float = option(
+        0.0,
+        "Sparse initialisation (stream-x, Elsayed et al. 2024) of the lstm / gru weights: this fraction of every "
+        "unit's input weights, per gate, starts at 0, the rest U(+-1/sqrt(fan_in)); in [0, 1), 0: torch's.",
+        low=0.0,
+        high=1.0,
+    )
     reset_loop: str = option(
         "split",
         "How an lstm / gru window with resets runs: split at its reset steps into fused calls, or compiled: one "
@@ -116,6 +123,12 @@ class TrainConfig:
             raise ValueError(f"--chrono-steps must be 0 (off) or >= 3, got {self.chrono_steps}")
         if self.chrono_steps and self.cell == "rtu":
             raise ValueError("--chrono-steps initialises lstm and gru gates; the rtu cell has none")
+        if not self.sparse_init < 1:
+            raise ValueError(
+                f"--sparse-init must be < 1 (a core with no weights learns nothing), got {self.sparse_init}"
+            )
+        if self.sparse_init and self.cell == "rtu":
+            raise ValueError("--sparse-init initialises lstm and gru weights; the rtu cell has its own initialisation")
         if self.reset_loop != "split" and self.cell == "rtu":
             raise ValueError("--reset-loop compiled runs lstm and gru cells; the rtu cell steps on its own")
         if self.resume is not None and self.overwrite:

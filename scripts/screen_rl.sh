@@ -175,3 +175,7 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 --horizons 8 \
     --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_pw0="$K48_ENT003 --sg-policy-weight 0" \
     --variant cc5m_sglr1e3_k48_ent003_pw3="$K48_ENT003 --sg-policy-weight 0.3"
+# The stream-x remedies (Elsayed et al., 2024) on the same nine seeds: sparse initialisation of the LSTM's weights,
+# 90% of every unit's inputs per gate starting at 0 (their sparsity), with chrono's biases as before.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 --horizons 8 \
+    --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9="$K48_ENT003 --sparse-init 0.9"

@@ -2,13 +2,14 @@
 
 import io
 import itertools
+import math
 
 import pytest
 import torch
 from helpers import reference_unroll
 from torch import nn
 
-from dni_rnn.cores import Core, EncodedCore, GRUCore, LSTMCore, RNNCore, make_core
+from dni_rnn.cores import Core, EncodedCore, GRUCore, LSTMCore, RNNCore, make_core, sparse_init_
 from dni_rnn.state import LSTMState, detach_state, flatten_state, state_tensors, unflatten_state
 
 F, H, B, T = 3, 6, 5, 7
@@ -121,3 +122,37 @@ def test_detach_state_cuts_the_graph_and_passes_detached_tensors_through():
     assert all(torch.equal(o, t) for o, t in zip(state_tensors(out), state_tensors(in_graph)))
     carried = LSTMState(torch.zeros(1, 2, 3), torch.ones(1, 2, 3))
     assert all(o is t for o, t in zip(state_tensors(detach_state(carried)), state_tensors(carried)))
+
+
+@pytest.mark.parametrize("cell,layers", [("lstm", 1), ("lstm", 2), ("gru", 1)])
+def test_sparse_init_zeroes_that_fraction_of_every_row_and_keeps_the_biases(cell, layers):
+    torch.manual_seed(0)
+    sparse = make_core(cell, 5, 16, layers, chrono_steps=8).rnn
+    before = {name: p.detach().clone() for name, p in sparse.named_parameters()}
+    sparse_init_(sparse, 0.9)
+    for name, weight in sparse.named_parameters():
+        if name.startswith("weight_"):
+            rows, fan_in = weight.shape
+            zeros = (weight == 0).sum(dim=1)
+            assert torch.equal(zeros, torch.full((rows,), round(0.9 * fan_in)))  # per row, not on average
+            assert weight.abs().max() <= 1 / math.sqrt(fan_in)
+            assert not torch.equal(weight, before[name])
+        else:  # the biases (chrono's) are left alone
+            assert torch.equal(weight, before[name])
+    torch.manual_seed(0)
+    sparse = make_core(cell, 5, 16, layers, chrono_steps=8, sparse_init=0.9).rnn
+    torch.manual_seed(0)
+    again = make_core(cell, 5, 16, layers, chrono_steps=8, sparse_init=0.9).rnn
+    assert all(torch.equal(a, b) for a, b in zip(sparse.parameters(), again.parameters()))
+
+
+def test_bad_sparse_init_is_clear(tmp_path):
+    from dni_rnn.cli import main
+
+    for sparsity in (1.0, -0.1):
+        with pytest.raises(ValueError, match="sparsity must be in"):
+            make_core("lstm", 3, 8, sparse_init=sparsity)
+    with pytest.raises(ValueError, match="lstm and gru"):
+        make_core("rtu", 3, 8, sparse_init=0.5)
+    assert main(["train", "copy", "--logdir", str(tmp_path), "--run-name", "r", "--sparse-init", "1"]) == 2
+    assert not (tmp_path / "r").exists()

@@ -168,6 +168,7 @@ class PTBTask(Task):
                 self.run.layers,
                 chrono_steps=self.run.chrono_steps,
                 reset_loop=self.run.reset_loop,
+                sparse_init=self.run.sparse_init,
             ),
         )
 
