@@ -60,8 +60,9 @@ class SyntheticBoundary(nn.Module):
         delta_0   = B * d objective / d s_0  +  J^T (discount * m' - scale * m)
 
     where ``J^T v = d<v, s_T>/ds_0`` and ``m' = m``, or the prediction of a slowly updated target copy of
-    ``M`` when ``target_ema > 0`` (minus ``B d excluded / d s_0`` for a part of the loss ``M`` leaves out). With ``discount == scale`` and no target copy the correction is 0 and one
-    backward gives everything; otherwise a second, state-only backward supplies it. :meth:`update` then takes
+    ``M`` when ``target_ema > 0`` (less ``B d excluded / d s_0`` for a part of the loss that ``M`` leaves out).
+    With ``discount == scale``, no target copy and nothing excluded the correction is 0 and one backward gives
+    everything; otherwise a second, state-only backward supplies it. :meth:`update` then takes
     one optimiser step on ``sum_b ||M(s_0[b]) - delta_0[b]||^2 / B``. ``M`` predicts per-entry gradients
     (the gradient of one entry's own loss); the ``1/B`` of a batch-mean loss is applied at injection.
 
@@ -234,15 +235,15 @@ class SyntheticBoundary(nn.Module):
         if needs_correction:
             # J^T (bootstrap - injected) - B d excluded / d s_0: a second, state-only backward, taken before any
             # optimiser step changes the weights the graph saved.
-            outputs, grads = [], []
+            roots, seeds = [], []
             if ends:
-                outputs += ends
-                grads += _end_grads(self.discount * bootstrap - scale * direction, final)
+                roots += ends
+                seeds += _end_grads(self.discount * bootstrap - scale * direction, final)
             if excluded is not None:
-                outputs.append(excluded)
-                grads.append(torch.full_like(excluded, -float(batch)))
-            if outputs:
-                carried = torch.autograd.grad(outputs, state_tensors(start), grads, allow_unused=True)
+                roots.append(excluded)
+                seeds.append(torch.full_like(excluded, -float(batch)))
+            if roots:
+                carried = torch.autograd.grad(roots, state_tensors(start), seeds, allow_unused=True)
                 delta = delta + flatten_grads(carried, start)
         self.pending = (flatten_state(detach_state(start)), delta)
         self._start = None
