@@ -44,6 +44,16 @@ def test_zero_synthetic_gradient_is_truncated_bptt(cell, layers, reset_prob):
             torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
+def summed_engine_grads(engine, windows):
+    """Step ``engine`` through ``windows`` from its initial state; the parameter gradients summed over them."""
+    state, summed = engine.initial_state(BATCH), None
+    for window in windows:
+        state, _ = engine.step(window, state)
+        grads = grads_of(engine.core) + grads_of(engine.head)
+        summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
+    return summed
+
+
 def full_bptt(core, loss, windows, batch):
     """Full BPTT over the whole stream: parameter grads, and the true gradient at every window start."""
     core.zero_grad(), loss.zero_grad()
@@ -77,12 +87,7 @@ def test_oracle_boundary_gradient_is_full_bptt(cell, layers, reset_prob):
     )
     deltas = record_targets(engine)
 
-    state = engine.initial_state(BATCH)
-    summed = None
-    for window in windows:
-        state, _ = engine.step(window, state)
-        grads = grads_of(engine.core) + grads_of(engine.head)
-        summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
+    summed = summed_engine_grads(engine, windows)
     for got, want in zip(summed, want_grads):
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
     for got, want in zip(deltas, true_at_starts):

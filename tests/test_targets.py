@@ -3,7 +3,7 @@
 import pytest
 import torch
 from helpers import RegressionLoss, SplitLoss, included_loss, make_stream, probe_engine, record_targets, windows_of
-from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, grads_of
+from test_gradients import BATCH, FEATURES, HIDDEN, HORIZON, OUT, grads_of, summed_engine_grads
 
 from dni_rnn.cores import LSTMCore
 from dni_rnn.state import flatten_state
@@ -165,12 +165,7 @@ def test_oracle_of_the_included_loss_gives_its_full_bptt_plus_the_excluded_part_
     engine.boundary.predict = lambda flat, context=None, next_resets=None, target=False: (
         next(after) * (~next_resets).unsqueeze(-1)
     )
-    state = engine.initial_state(BATCH)
-    summed = None
-    for window in windows:
-        state, _ = engine.step(window, state)
-        grads = grads_of(engine.core) + grads_of(engine.head)
-        summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
+    summed = summed_engine_grads(engine, windows)
 
     core.zero_grad(), loss.zero_grad()
     state, total = core.initial_state(BATCH), 0.0
