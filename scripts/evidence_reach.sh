@@ -16,6 +16,9 @@
 # CONTEXT=K: M reads the last K inputs instead of 16 (variant names start past<K>). On repeat copy a sequence is
 # N + 1 + N R + 1 steps (44 at N = R = 6), so K = 48 lets M see the bits at the boundaries of the later repeats:
 #   NAME=screen_past48_repeat_copy CONTEXT=48 FAST=1 NS=8 HORIZONS="3 5" bash scripts/evidence_reach.sh logs repeat_copy 0
+# BATCH=B: B streams instead of 32 (variant names end in _b<B>). The budget stays 8,192,000 samples, so batch 16
+# makes twice the updates of batch 32: the learner is update-limited (sections 6.5 and 6.11):
+#   NAME=screen_batch16_repeat_copy BATCH=16 FAST=1 NS=8 HORIZONS="3 5" bash scripts/evidence_reach.sh logs repeat_copy 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/settings.sh
@@ -27,10 +30,12 @@ if [ "${FAST:-0}" = 1 ]; then
     SETTING="${SETTING/--lr 1e-3/--lr 2e-3} --sg-lr 3e-4"
     SUFFIX=_lr2e3_sglr3e4
 fi
+BATCH=${BATCH:-32}
+[ "$BATCH" = 32 ] || SUFFIX="${SUFFIX}_b$BATCH"
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "${NAME:-screen_reach_$TASK}" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \
-        --seeds "${SEEDS[@]}" --batch-size 32 --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
+        --seeds "${SEEDS[@]}" --batch-size "$BATCH" --jobs "${JOBS:-2}" --threads 1 --budget-samples 8192000 --methods dni \
         --variant "past${CONTEXT}_nstep$n$SUFFIX=$SETTING --sg-target-windows $n" \
         -- --probe-every 500 || { [ $code != 0 ] || code=$?; }
 done

@@ -190,3 +190,9 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
     --methods bptt dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9="$SPARSE"
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 \
     --methods bptt dni --vary memory-length=4,8,16,32,64 --variant cc5m_sglr1e3_k48_ent003_sparse9="$SPARSE"
+# Sparse init left lag 32 at T = 8 at 0.85 over 18 seeds. Fewer environments for the same 5.12M env steps: 2x and 4x
+# the updates (the lever that lifts copy and repeat copy, RESULTS 6.18: the learner is update-limited), nine seeds.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
+    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
+    --horizons 8 --batch-size 128 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e128="$SPARSE"
