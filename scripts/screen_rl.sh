@@ -190,9 +190,19 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
     --methods bptt dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9="$SPARSE"
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 \
     --methods bptt dni --vary memory-length=4,8,16,32,64 --variant cc5m_sglr1e3_k48_ent003_sparse9="$SPARSE"
-# Sparse init left lag 32 at T = 8 at 0.85 over 18 seeds. Fewer environments for the same 5.12M env steps: 2x and 4x
-# the updates (the lever that lifts copy and repeat copy, RESULTS 6.18: the learner is update-limited), nine seeds.
+# Sparse init left lag 32 at T = 8 at 0.85 over 18 seeds. Fewer environments for the same 5.12M env steps: 4x and 2x
+# the updates (a run at 256 environments makes only 2,500), nine seeds.
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
     --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
+# 64 environments: nine more seeds; truncated BPTT with the same setting (the control); the rest of the T = 8 row.
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
-    --horizons 8 --batch-size 128 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e128="$SPARSE"
+    --horizons 8 --batch-size 64 --methods bptt --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 9 10 11 12 13 14 15 16 17 --budget-samples 5120000 \
+    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 \
+    --horizons 8 --batch-size 64 --methods dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
+# RepeatPrevious-Medium (lag 31) at T = 8 with 64 environments: full-episode BPTT gained there from 4x the updates
+# (-0.50 to -0.47, RL.md); dni's defaults, three seeds.
+python -m scripts.sweep "${COMMON[@]}" --name rl_rp_medium --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
+    --batch-size 64 --methods dni --variant e64="--gamma 0.5 --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20" \
+    -- --env dni_rnn/RepeatPreviousMedium-v0
