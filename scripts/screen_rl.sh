@@ -200,7 +200,7 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 9 10 11 12 13 14 15 16 17 --budget-samples 5120000 \
     --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
+    --horizons 8 --batch-size 64 --methods bptt dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
 # RepeatPrevious-Medium (lag 31) at T = 8 with 64 environments: full-episode BPTT gained there from 4x the updates
 # (-0.50 to -0.47, RL.md); dni's defaults, three seeds.
 python -m scripts.sweep "${COMMON[@]}" --name rl_rp_medium --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
