@@ -30,8 +30,7 @@ if [ "${FAST:-0}" = 1 ]; then
     SETTING="${SETTING/--lr 1e-3/--lr 2e-3} --sg-lr 3e-4"
     SUFFIX=_lr2e3_sglr3e4
 fi
-BATCH=${BATCH:-32}
-[ "$BATCH" = 32 ] || SUFFIX="${SUFFIX}_b$BATCH"
+SUFFIX=$SUFFIX$BATCH_SUFFIX
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "${NAME:-screen_reach_$TASK}" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \

@@ -190,8 +190,8 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
     --methods bptt dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9="$SPARSE"
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 \
     --methods bptt dni --vary memory-length=4,8,16,32,64 --variant cc5m_sglr1e3_k48_ent003_sparse9="$SPARSE"
-# Sparse init left lag 32 at T = 8 at 0.85 over 18 seeds. Fewer environments for the same 5.12M env steps: 4x and 2x
-# the updates (a run at 256 environments makes only 2,500), nine seeds.
+# Sparse init left lag 32 at T = 8 at 0.85 over 18 seeds. 64 environments for the same 5.12M env steps: 4x the
+# updates (a run at 256 environments makes only 2,500), nine seeds.
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
     --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
 # 64 environments: nine more seeds; truncated BPTT with the same setting (the control); the rest of the T = 8 row.

@@ -7,6 +7,12 @@ BEST="--lr 1e-3 --lr-schedule cosine --sg-scale 1 --bootstrap-discount 0.9"
 # "past16" (section 6.7): best, with M reading the last 16 inputs of the boundary's episode.
 PAST16="$BEST --sg-context past_inputs --context-steps 16"
 
+# BATCH=B in the environment: B streams instead of 32, for the same samples (RESULTS 6.18); BATCH_SUFFIX ends the
+# variant names of such runs ("_b16"), and is empty at 32.
+BATCH=${BATCH:-32}
+BATCH_SUFFIX=
+[ "$BATCH" = 32 ] || BATCH_SUFFIX=_b$BATCH
+
 # sweep_arguments "$@": LOGDIR (default logs), TASK (default copy) and the array SEEDS (default 0 1 2).
 sweep_arguments() {
     LOGDIR=${1:-logs}
