@@ -8,15 +8,17 @@
 #   TASKS=copy HORIZONS="2 3" LRS=2e-3 bash scripts/control_bptt_fast.sh logs 1 2      (some cells only)
 # BATCH=B: B streams instead of 32 (variant names end in _b<B>; the control of RESULTS 6.18's batch 16):
 #   NAME=control_bptt_batch16 BATCH=16 TASKS=repeat_copy HORIZONS=3 LRS=2e-3 bash scripts/control_bptt_fast.sh logs 0 1 2
+# HIDDEN=H: an LSTM of H units (variant names end in _h<H>; the control of RESULTS 6.19's wider core):
+#   NAME=control_bptt_width HIDDEN=256 TASKS=repeat_copy HORIZONS=5 LRS=2e-3 bash scripts/control_bptt_fast.sh logs 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/settings.sh  # BATCH, BATCH_SUFFIX
+source scripts/settings.sh  # BATCH, HIDDEN and their suffixes
 LOGDIR=${1:-logs}
 SEEDS=("${@:2}")
 [ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0)
 VARIANTS=()
 for lr in ${LRS:-2e-3 1e-3}; do
-    VARIANTS+=(--variant "lr${lr/-/}_cosine$BATCH_SUFFIX=--lr $lr --lr-schedule cosine")
+    VARIANTS+=(--variant "lr${lr/-/}_cosine$BATCH_SUFFIX$HIDDEN_SUFFIX=--lr $lr --lr-schedule cosine$HIDDEN_FLAGS")
 done
 python -m scripts.sweep --name "${NAME:-control_bptt_fast}" --logdir "$LOGDIR" --tasks ${TASKS:-copy repeat_copy} \
     --horizons ${HORIZONS:-2 3 4 5} \

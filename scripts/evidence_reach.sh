@@ -19,6 +19,9 @@
 # BATCH=B: B streams instead of 32 (variant names end in _b<B>). The budget stays 8,192,000 samples, so batch 16
 # makes twice the updates of batch 32: the learner is update-limited (sections 6.5 and 6.11):
 #   NAME=screen_batch16_repeat_copy BATCH=16 FAST=1 NS=8 HORIZONS="3 5" bash scripts/evidence_reach.sh logs repeat_copy 0
+# HIDDEN=H: an LSTM of H units instead of 128 (variant names end in _h<H>). With exact gradients over whole sequences
+# the wider core lifted the learner's ceiling (section 6.5); is dni's plateau that ceiling (RESULTS 6.19)?
+#   NAME=screen_width_repeat_copy HIDDEN=256 FAST=1 NS=8 HORIZONS=5 bash scripts/evidence_reach.sh logs repeat_copy 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/settings.sh
@@ -30,7 +33,8 @@ if [ "${FAST:-0}" = 1 ]; then
     SETTING="${SETTING/--lr 1e-3/--lr 2e-3} --sg-lr 3e-4"
     SUFFIX=_lr2e3_sglr3e4
 fi
-SUFFIX=$SUFFIX$BATCH_SUFFIX
+SETTING=$SETTING$HIDDEN_FLAGS
+SUFFIX=$SUFFIX$BATCH_SUFFIX$HIDDEN_SUFFIX
 code=0
 for n in ${NS:-4 8}; do  # a run held by another copy of this script fails here and is left to it
     python -m scripts.sweep --name "${NAME:-screen_reach_$TASK}" --logdir "$LOGDIR" --tasks "$TASK" --horizons ${HORIZONS:-2} \

@@ -12,6 +12,12 @@ PAST16="$BEST --sg-context past_inputs --context-steps 16"
 BATCH=${BATCH:-32}
 BATCH_SUFFIX=
 [ "$BATCH" = 32 ] || BATCH_SUFFIX=_b$BATCH
+# HIDDEN=H likewise: an LSTM of H units instead of 128; HIDDEN_FLAGS holds the flag ("" at 128), HIDDEN_SUFFIX ends
+# the variant names ("_h256").
+HIDDEN=${HIDDEN:-128}
+HIDDEN_FLAGS=
+HIDDEN_SUFFIX=
+[ "$HIDDEN" = 128 ] || { HIDDEN_FLAGS=" --hidden $HIDDEN"; HIDDEN_SUFFIX=_h$HIDDEN; }
 
 # sweep_arguments "$@": LOGDIR (default logs), TASK (default copy) and the array SEEDS (default 0 1 2).
 sweep_arguments() {
