@@ -206,3 +206,16 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
 python -m scripts.sweep "${COMMON[@]}" --name rl_rp_medium --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
     --batch-size 64 --methods dni --variant e64="--gamma 0.5 --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20" \
     -- --env dni_rnn/RepeatPreviousMedium-v0
+# A wider LSTM (128 units instead of 64) on the 64-environment setting, lag 32 at T = 8, nine seeds: does a core with
+# more units find the cue more often? (Tried before only at lag 16 with torch's initialisation, RL.md's calibration.)
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
+    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 \
+    --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$SPARSE --hidden 128"
+# 128 units: nine more seeds, truncated BPTT with the same core (the control), the rest of the T = 8 row.
+WIDE="$SPARSE --hidden 128"
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 9 10 11 12 13 14 15 16 17 --budget-samples 5120000 \
+    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
+    --horizons 8 --batch-size 64 --methods bptt --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 \
+    --horizons 8 --batch-size 64 --methods bptt dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
