@@ -191,34 +191,26 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 --horizons 4 \
     --methods bptt dni --vary memory-length=4,8,16,32,64 --variant cc5m_sglr1e3_k48_ent003_sparse9="$SPARSE"
 # Sparse init left lag 32 at T = 8 at 0.85 over 18 seeds. 64 environments for the same 5.12M env steps: 4x the
-# updates (a run at 256 environments makes only 2,500), nine seeds.
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
-# 64 environments: nine more seeds; truncated BPTT with the same setting (the control); the rest of the T = 8 row.
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods bptt --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 9 10 11 12 13 14 15 16 17 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods bptt dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64="$SPARSE"
+# updates (a run at 256 environments makes only 2,500). row_e64 NAME FLAGS runs a 64-environment variant at T = 8:
+# lag 32 on seeds 0-8, truncated BPTT with the same setting there (the control), nine more dni seeds, and the rest
+# of the row (lags 4, 8, 16, 64; seeds 0-2).
+row_e64() {
+    local e64=("${COMMON[@]}" --name rl_horizon --budget-samples 5120000 --horizons 8 --batch-size 64 --variant "$1=$2")
+    python -m scripts.sweep "${e64[@]}" --seeds 0 1 2 3 4 5 6 7 8 --methods dni --vary memory-length=32
+    python -m scripts.sweep "${e64[@]}" --seeds 0 1 2 3 4 5 6 7 8 --methods bptt --vary memory-length=32
+    python -m scripts.sweep "${e64[@]}" --seeds 9 10 11 12 13 14 15 16 17 --methods dni --vary memory-length=32
+    python -m scripts.sweep "${e64[@]}" --seeds 0 1 2 --methods bptt dni --vary memory-length=4,8,16,64
+}
+row_e64 cc5m_sglr1e3_k48_ent003_sparse9_e64 "$SPARSE"
 # RepeatPrevious-Medium (lag 31) at T = 8 with 64 environments: full-episode BPTT gained there from 4x the updates
 # (-0.50 to -0.47, RL.md); dni's defaults, three seeds.
 python -m scripts.sweep "${COMMON[@]}" --name rl_rp_medium --seeds 0 1 2 --budget-samples 5120000 --horizons 8 \
     --batch-size 64 --methods dni --variant e64="--gamma 0.5 --hidden 64 --lr 3e-3 --sg-lr 1e-4 --log-every 20" \
     -- --env dni_rnn/RepeatPreviousMedium-v0
-# A wider LSTM (128 units instead of 64) on the 64-environment setting, lag 32 at T = 8, nine seeds: does a core with
-# more units find the cue more often? (Tried before only at lag 16 with torch's initialisation, RL.md's calibration.)
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 \
-    --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$SPARSE --hidden 128"
-# 128 units: nine more seeds, truncated BPTT with the same core (the control), the rest of the T = 8 row.
+# A wider LSTM (128 units instead of 64) on the 64-environment setting: does a core with more units find the cue
+# more often? (Tried before only at lag 16 with torch's initialisation, RL.md's calibration.)
 WIDE="$SPARSE --hidden 128"
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 9 10 11 12 13 14 15 16 17 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods dni --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 3 4 5 6 7 8 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods bptt --vary memory-length=32 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 0 1 2 --budget-samples 5120000 \
-    --horizons 8 --batch-size 64 --methods bptt dni --vary memory-length=4,8,16,64 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
+row_e64 cc5m_sglr1e3_k48_ent003_sparse9_e64_h128 "$WIDE"
 # Lag 16 at T = 8 had one seed of three at chance with 128 units: six more seeds, as at lag 32.
 python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 3 4 5 6 7 8 --budget-samples 5120000 \
     --horizons 8 --batch-size 64 --methods dni --vary memory-length=16 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
