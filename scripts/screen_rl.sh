@@ -211,6 +211,6 @@ python -m scripts.sweep "${COMMON[@]}" --name rl_rp_medium --seeds 0 1 2 --budge
 # more often? (Tried before only at lag 16 with torch's initialisation, RL.md's calibration.)
 WIDE="$SPARSE --hidden 128"
 row_e64 cc5m_sglr1e3_k48_ent003_sparse9_e64_h128 "$WIDE"
-# Lag 16 at T = 8 had one seed of three at chance with 128 units: six more seeds, as at lag 32.
-python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 3 4 5 6 7 8 --budget-samples 5120000 \
+# Lag 16 at T = 8 had one seed of three at chance with 128 units: fifteen more seeds, the 18 of lag 32.
+python -m scripts.sweep "${COMMON[@]}" --name rl_horizon --seeds 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 --budget-samples 5120000 \
     --horizons 8 --batch-size 64 --methods dni --vary memory-length=16 --variant cc5m_sglr1e3_k48_ent003_sparse9_e64_h128="$WIDE"
