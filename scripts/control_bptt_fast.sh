@@ -10,6 +10,8 @@
 #   NAME=control_bptt_batch16 BATCH=16 TASKS=repeat_copy HORIZONS=3 LRS=2e-3 bash scripts/control_bptt_fast.sh logs 0 1 2
 # HIDDEN=H: an LSTM of H units (variant names end in _h<H>; the control of RESULTS 6.19's wider core):
 #   NAME=control_bptt_width HIDDEN=256 TASKS=repeat_copy HORIZONS=5 LRS=2e-3 bash scripts/control_bptt_fast.sh logs 0
+# Windows of 64-256 steps instead give the learner's ceiling, its gradient nearly uncut (RESULTS 6.19):
+#   NAME=ceiling_repeat_copy TASKS=repeat_copy HORIZONS="64 128 256" LRS="1e-2 3e-2" bash scripts/control_bptt_fast.sh logs 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/settings.sh  # BATCH, HIDDEN and their suffixes
